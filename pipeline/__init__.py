@@ -1,0 +1,30 @@
+"""Daily pipeline: Freshdesk API v2 agent records into PostgreSQL, as a Luigi graph with a PySpark transform.
+
+    luigi --module pipeline SnapshotHistory --sync-date 2024-01-02
+"""
+import sys
+
+import luigi
+
+from pipeline.tasks import (  # noqa: F401  (luigi --module pipeline finds the tasks here)
+    LoadStaging,
+    RawAgentsDay,
+    SnapshotHistory,
+    TransformAgents,
+    UpsertAgents,
+    ValidateRaw,
+)
+
+CENTRAL_SCHEDULER_FLAGS = ("--scheduler-host", "--scheduler-port", "--scheduler-url")
+
+
+def prefer_named_scheduler(argv, config) -> bool:
+    """luigi.cfg makes the local scheduler the default; naming a central scheduler on the command
+    line switches it off (luigi has no ``--no-local-scheduler`` flag). Returns whether it did."""
+    named = any(arg.split("=", 1)[0] in CENTRAL_SCHEDULER_FLAGS for arg in argv)
+    if named:
+        config.set("core", "local_scheduler", "false")
+    return named
+
+
+prefer_named_scheduler(sys.argv, luigi.configuration.get_config())

@@ -1,0 +1,138 @@
+"""PostgreSQL: which server (a DSN, or the embedded one under the output root), the schema, and luigi markers.
+
+Run ``python -m pipeline.database uri|psql|stop`` to reach the embedded server.
+"""
+import logging
+import re
+import subprocess
+import sys
+import warnings
+from contextlib import closing
+from pathlib import Path
+
+import psycopg2
+from luigi.contrib.postgres import PostgresTarget
+
+from pipeline.resources import read_sql, schema_migration_files
+
+logger = logging.getLogger("luigi-interface.pipeline")
+
+EMBEDDED_DIR = "pgdata"
+_SCHEMA_LOCK = 7311_2024  # pg_advisory_xact_lock key: one schema migration at a time
+
+_embedded = {}
+_schema_applied = set()
+
+
+def redact(dsn: str) -> str:
+    """The DSN with any password replaced by ``***``, for logs and messages."""
+    dsn = re.sub(r"(://[^:/@]*:)[^@]+@", r"\1***@", dsn)
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn, flags=re.IGNORECASE)
+
+
+def embedded_server(output_root: Path):
+    """Start (or attach to) the embedded PostgreSQL whose data lives in ``<output root>/pgdata``.
+
+    It keeps running after the process exits, so later runs and ``psql`` reach it at once;
+    ``python -m pipeline.database stop`` stops it.
+    """
+    pgdata = (output_root / EMBEDDED_DIR).resolve()
+    if pgdata not in _embedded:
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; /tmp is fine
+            warnings.simplefilter("ignore")
+            import pgserver
+
+        pgdata.mkdir(parents=True, exist_ok=True)
+        logger.info("Using the embedded PostgreSQL in %s", pgdata)
+        _embedded[pgdata] = pgserver.get_server(pgdata, cleanup_mode=None)
+    return _embedded[pgdata]
+
+
+def database_dsn(settings) -> str:
+    """The configured DSN, or the embedded server's when none is configured."""
+    return settings.dsn or embedded_server(settings.output_root).get_uri()
+
+
+def connect(dsn: str):
+    try:
+        connection = psycopg2.connect(dsn)
+    except psycopg2.OperationalError as error:
+        raise ConnectionError(f"cannot connect to PostgreSQL at {redact(dsn)}: {redact(str(error)).strip()}") from None
+    connection.set_client_encoding("UTF8")
+    return connection
+
+
+def ensure_schema(dsn: str) -> None:
+    """Apply the ``NNN_create_*.sql`` files (all idempotent) once per process and server."""
+    if dsn in _schema_applied:
+        return
+    with closing(connect(dsn)) as connection, connection.cursor() as cursor:
+        cursor.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        for name in schema_migration_files():
+            cursor.execute(read_sql(name))
+        connection.commit()
+    _schema_applied.add(dsn)
+
+
+class MarkerTarget(PostgresTarget):
+    """luigi's ``table_updates`` marker, reached through a DSN.
+
+    ``PostgresTarget`` takes host, user and password separately; a DSN also carries sockets, SSL
+    and other options. The marker table itself is part of the schema (sql/001_create_table_updates.sql).
+    """
+
+    def __init__(self, dsn: str, table: str, update_id: str):  # noqa: super().__init__ wants host/user/password
+        self.dsn = dsn
+        self.table = table
+        self.update_id = update_id
+
+    def connect(self):
+        return connect(self.dsn)
+
+    def exists(self, connection=None):
+        if connection is not None:
+            return super().exists(connection)
+        with closing(self.connect()) as own:
+            own.autocommit = True
+            return super().exists(own)
+
+    def create_marker_table(self):
+        """The table is created with the rest of the schema, before any task runs."""
+
+
+def psql_executable() -> str:
+    """The machine's psql, else the one that ships with the embedded server."""
+    import shutil
+
+    if shutil.which("psql"):
+        return "psql"
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    return str(POSTGRES_BIN_PATH / "psql")
+
+
+def main(argv) -> int:
+    from pipeline.config import load_settings
+
+    command = argv[1] if len(argv) > 1 else "uri"
+    settings = load_settings()
+    if command == "stop":
+        import pgserver
+
+        pgdata = (settings.output_root / EMBEDDED_DIR).resolve()
+        if (pgdata / "PG_VERSION").exists():
+            pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+            print(f"stopped the embedded PostgreSQL in {pgdata}")
+        return 0
+    dsn = database_dsn(settings)
+    if command == "uri":
+        print(redact(dsn))
+        return 0
+    if command == "psql":
+        return subprocess.call([psql_executable(), dsn, *argv[2:]])
+    print("usage: python -m pipeline.database [uri|psql [ARGS…]|stop]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,149 @@
+"""Reading one raw sync day and sorting its records into valid records and rejects.
+
+Layout of a day under the raw root::
+
+    <raw root>/<YYYY-MM-DD>/agents/*.json          list pages: JSON arrays (who is active in this sync)
+    <raw root>/<YYYY-MM-DD>/agent_details/*.json   detail responses: a JSON object or an array of them
+
+The output folder gets three line-delimited files that Spark reads with a fixed schema:
+``valid.jsonl`` (valid records with where they came from), ``list_ids.jsonl`` (every id that the
+list pages name, and whether that list record was valid) and ``rejects.jsonl`` (one row per invalid
+record or unreadable details file, with every reason).
+"""
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, readable_agent_id, validator_for, violations
+
+LIST = "list"
+DETAILS = "details"
+FOLDERS = {LIST: "agents", DETAILS: "agent_details"}
+SCHEMAS = {LIST: LIST_SCHEMA, DETAILS: DETAILS_SCHEMA}
+
+VALIDATION_ERROR = "VALIDATION_ERROR"
+PARSE_ERROR = "PARSE_ERROR"
+
+
+class RawInputError(Exception):
+    """The day's raw input cannot be loaded safely; the message names the file."""
+
+
+@dataclass(frozen=True)
+class RawFile:
+    kind: str  # LIST or DETAILS
+    path: Path
+    source_file: str  # path relative to the raw root, as stored in agent_pipeline_errors
+    seq: int  # position of the file in natural name order within its folder: "later file name" wins ties
+
+
+def natural_key(name: str) -> list:
+    """Sort key that puts ``2.json`` before ``10.json``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def day_files(day_dir: Path) -> list[RawFile]:
+    """The day's JSON files, list pages first. A day without both folders, or without a list page, is refused."""
+    files = []
+    for kind, folder in FOLDERS.items():
+        folder_path = day_dir / folder
+        if not folder_path.is_dir():
+            raise RawInputError(f"{folder_path}: folder missing; a sync day needs agents/ and agent_details/")
+        names = sorted((p.name for p in folder_path.glob("*.json")), key=natural_key)
+        files += [RawFile(kind, folder_path / n, f"{day_dir.name}/{folder}/{n}", seq) for seq, n in enumerate(names)]
+    if not any(f.kind == LIST for f in files):
+        raise RawInputError(f"{day_dir / FOLDERS[LIST]}: no list pages (*.json); without them every agent would look deactivated")
+    return files
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(data: bytes):
+    """Strict JSON: UTF-8 only, no NaN or Infinity."""
+    return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+
+
+def file_records(raw_file: RawFile) -> list:
+    """The records of one file. Raises ValueError when it is not JSON, RawInputError for a list page that is not an array."""
+    document = parse_json(raw_file.path.read_bytes())
+    if raw_file.kind == LIST and not isinstance(document, list):
+        raise RawInputError(f"{raw_file.path}: a list page must be a JSON array, found {type(document).__name__}")
+    return document if isinstance(document, list) else [document]
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def reject_row(raw_file: RawFile, index: Optional[int], error_type: str, reasons: list[str], raw_record, agent_id) -> dict:
+    return {
+        "agent_id": agent_id,
+        "source_file": raw_file.source_file,
+        "record_index": index,
+        "error_type": error_type,
+        "error_message": "\n".join(reasons),
+        "raw_record": _dumps(raw_record),
+    }
+
+
+class _Outputs:
+    """The three line-delimited output files of a day, open for writing."""
+
+    def __init__(self, out_dir: Path):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.valid = open(out_dir / "valid.jsonl", "w", encoding="utf-8")
+        self.list_ids = open(out_dir / "list_ids.jsonl", "w", encoding="utf-8")
+        self.rejects = open(out_dir / "rejects.jsonl", "w", encoding="utf-8")
+
+    def write(self, stream, row: dict) -> None:
+        stream.write(_dumps(row) + "\n")
+
+    def close(self) -> None:
+        for stream in (self.valid, self.list_ids, self.rejects):
+            stream.close()
+
+
+def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dict], None] = lambda *_: None) -> dict:
+    """Validate every record of a raw day into ``out_dir``; returns the counts. Streams: one file in memory at a time."""
+    files = day_files(day_dir)
+    counts = {"files": len(files), "records": 0, "valid": 0, "invalid": 0, "parse_errors": 0}
+    outputs = _Outputs(out_dir)
+    try:
+        for done, raw_file in enumerate(files, start=1):
+            _validate_file(raw_file, outputs, counts)
+            progress(done, len(files), counts)
+    finally:
+        outputs.close()
+    return counts
+
+
+def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
+    try:
+        records = file_records(raw_file)
+    except (ValueError, UnicodeDecodeError) as error:  # json.JSONDecodeError is a ValueError
+        if raw_file.kind == LIST:
+            raise RawInputError(
+                f"{raw_file.path}: list page is not valid JSON ({error}); refusing to load the day, "
+                "since a lost page would wrongly deactivate its agents"
+            ) from None
+        counts["parse_errors"] += 1
+        text = raw_file.path.read_bytes().decode("utf-8", errors="replace")
+        outputs.write(outputs.rejects, reject_row(raw_file, None, PARSE_ERROR, [f"$: not valid JSON: {error}"], text, None))
+        return
+    validator = validator_for(SCHEMAS[raw_file.kind])
+    for index, record in enumerate(records):
+        counts["records"] += 1
+        reasons = violations(record, validator)
+        agent_id = readable_agent_id(record)
+        if raw_file.kind == LIST and agent_id is not None:
+            outputs.write(outputs.list_ids, {"agent_id": agent_id, "valid": not reasons})
+        if reasons:
+            counts["invalid"] += 1
+            outputs.write(outputs.rejects, reject_row(raw_file, index, VALIDATION_ERROR, reasons, record, agent_id))
+        else:
+            counts["valid"] += 1
+            outputs.write(outputs.valid, {"kind": raw_file.kind, "file_seq": raw_file.seq, "pos": index, "record": record})

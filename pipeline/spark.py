@@ -1,0 +1,57 @@
+"""The SparkSession: created on first use, once per worker process, from the ``[spark]`` settings."""
+import logging
+import os
+import re
+import shutil
+import subprocess
+
+logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
+
+_session = None
+
+
+class JavaMissingError(RuntimeError):
+    pass
+
+
+def java_major_version(version_text: str):
+    """17 from ``openjdk version "17.0.15"``; 8 from ``java version "1.8.0_392"``; None if unreadable."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_text)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def check_java() -> None:
+    """Spark needs Java 17 or newer: say so in one line instead of a JVM gateway stack trace."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    if not java or not os.path.exists(java):
+        raise JavaMissingError("Java 17+ is required by Spark and was not found: install a JDK 17+ or set JAVA_HOME")
+    result = subprocess.run([java, "-version"], capture_output=True, text=True)
+    major = java_major_version(result.stderr + result.stdout)
+    if major is not None and major < 17:
+        raise JavaMissingError(f"Java 17+ is required by Spark; {java} is Java {major}")
+
+
+def get_spark(conf: dict):
+    """The process's SparkSession, started on first call with ``conf`` (``master`` plus any ``spark.*`` keys)."""
+    global _session
+    if _session is None:
+        check_java()
+        from pyspark.sql import SparkSession
+
+        conf = dict(conf)
+        master = conf.pop("master", "local[*]")
+        log_level = conf.pop("log_level", "WARN")
+        if master.startswith("local") and "SPARK_LOCAL_IP" not in os.environ:
+            os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # local mode: bind to loopback, not the host's address
+        logger.info("Starting Spark session (master=%s)", master)
+        builder = SparkSession.builder.master(master).appName(conf.pop("app_name", "agents-pipeline"))
+        builder = builder.config("spark.sql.session.timeZone", "UTC")
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        _session = builder.getOrCreate()
+        _session.sparkContext.setLogLevel(log_level)
+    return _session

@@ -1,0 +1,170 @@
+"""The day's Spark transform: validated records in, one staging row per agent out.
+
+Every step is a pure ``DataFrame -> DataFrame`` function, chained with ``DataFrame.transform``.
+``transform_day`` is the only function here that reads or writes files.
+"""
+import datetime
+from pathlib import Path
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+SOURCE = "api"
+
+CONTACT = T.StructType([T.StructField(name, T.StringType()) for name in (
+    "email", "name", "job_title", "language", "mobile", "phone", "time_zone")])
+
+# Only the fields the pipeline reads: new or unknown fields in the raw records are ignored here
+# (they stay in the raw files and in agent_pipeline_errors.raw_record).
+RECORD = T.StructType([
+    T.StructField("id", T.LongType()),
+    T.StructField("available", T.BooleanType()),
+    T.StructField("deactivated", T.BooleanType()),
+    T.StructField("focus_mode", T.BooleanType()),
+    T.StructField("agent_operational_status", T.StringType()),
+    T.StructField("last_active_at", T.StringType()),
+    T.StructField("created_at", T.StringType()),
+    T.StructField("updated_at", T.StringType()),
+    T.StructField("contact", CONTACT),
+])
+
+VALIDATED = T.StructType([
+    T.StructField("kind", T.StringType()),
+    T.StructField("file_seq", T.IntegerType()),
+    T.StructField("pos", T.IntegerType()),
+    T.StructField("record", RECORD),
+])
+
+LIST_IDS = T.StructType([T.StructField("agent_id", T.LongType()), T.StructField("valid", T.BooleanType())])
+
+REJECTS = T.StructType([
+    T.StructField("agent_id", T.LongType()),
+    T.StructField("source_file", T.StringType()),
+    T.StructField("record_index", T.IntegerType()),
+    T.StructField("error_type", T.StringType()),
+    T.StructField("error_message", T.StringType()),
+    T.StructField("raw_record", T.StringType()),
+])
+
+# Column order of the COPY files: LoadStaging names the same columns in its COPY statements.
+STAGING_COLUMNS = (
+    "agent_id", "email", "name", "job_title", "language", "mobile", "phone", "time_zone",
+    "available", "deactivated", "status", "focus_mode", "agent_operational_status",
+    "last_active_at", "created_at", "updated_at", "sync_day", "source", "sync_date",
+)
+ERROR_COLUMNS = ("agent_id", "sync_date", "source_file", "record_index", "error_type", "error_message", "raw_record")
+
+
+def with_flat_record(records: DataFrame) -> DataFrame:
+    """One column per staging field: ``record.*`` and ``record.contact.*`` lifted to the top level."""
+    return records.select(
+        "kind", "file_seq", "pos",
+        F.col("record.id").alias("agent_id"),
+        *(F.col(f"record.contact.{field}").alias(field) for field in CONTACT.fieldNames()),
+        F.col("record.available").alias("available"),
+        F.col("record.deactivated").alias("source_deactivated"),
+        F.col("record.focus_mode").alias("focus_mode"),
+        F.col("record.agent_operational_status").alias("agent_operational_status"),
+        F.col("record.last_active_at").alias("last_active_at"),
+        F.col("record.created_at").alias("created_at"),
+        F.col("record.updated_at").alias("updated_at"),
+    )
+
+
+def filter_quarantined(agents: DataFrame, list_ids: DataFrame) -> DataFrame:
+    """Drop every agent that has an invalid list record today: an invalid record never changes what we believe."""
+    quarantined = list_ids.where(~F.col("valid")).select("agent_id")
+    return agents.join(quarantined, "agent_id", "left_anti")
+
+
+def filter_latest_per_agent(agents: DataFrame) -> DataFrame:
+    """Keep one record per agent: latest ``updated_at`` (null lowest), then the list record,
+    then the later file, then the later position in the file.
+
+    An agent normally has one list and one details record; ``duplicates`` counts the records
+    beyond one of each kind (the same agent twice in the list pages, or twice in the details)."""
+    by_agent = Window.partitionBy("agent_id")
+    by_agent_and_kind = Window.partitionBy("agent_id", "kind")
+    latest_first = by_agent.orderBy(
+        F.to_timestamp("updated_at").desc_nulls_last(),
+        (F.col("kind") == F.lit("list")).desc(),
+        F.col("file_seq").desc(),
+        F.col("pos").desc(),
+    )
+    return (
+        agents
+        .withColumn("extra_of_kind", (F.row_number().over(by_agent_and_kind.orderBy("file_seq", "pos")) > 1).cast("int"))
+        .withColumn("duplicates", F.sum("extra_of_kind").over(by_agent))
+        .withColumn("rank", F.row_number().over(latest_first))
+        .where(F.col("rank") == 1)
+        .drop("rank", "kind", "file_seq", "pos", "extra_of_kind")
+    )
+
+
+def with_deactivation(agents: DataFrame, list_ids: DataFrame) -> DataFrame:
+    """``deactivated`` = not in today's list pages, or deactivated by the source; ``status`` follows from it."""
+    listed = list_ids.select("agent_id").distinct().withColumn("listed", F.lit(True))
+    deactivated = ~F.coalesce(F.col("listed"), F.lit(False)) | F.coalesce(F.col("source_deactivated"), F.lit(False))
+    return (
+        agents.join(listed, "agent_id", "left")
+        .withColumn("deactivated", deactivated)
+        .withColumn("status", F.when(F.col("deactivated"), F.lit("inactive")).otherwise(F.lit("active")))
+        .drop("listed", "source_deactivated")
+    )
+
+
+def with_sync_columns(df: DataFrame, sync_date: datetime.date) -> DataFrame:
+    """The sync date, the raw day folder it came from, and the source."""
+    return (
+        df.withColumn("sync_date", F.lit(sync_date).cast(T.DateType()))
+        .withColumn("sync_day", F.lit(sync_date.isoformat()))
+        .withColumn("source", F.lit(SOURCE))
+    )
+
+
+def staged_agents(records: DataFrame, list_ids: DataFrame, sync_date: datetime.date) -> DataFrame:
+    """One staging row per known, not quarantined agent of the day (plus its ``duplicates`` count)."""
+    return (
+        records
+        .transform(with_flat_record)
+        .transform(filter_quarantined, list_ids)
+        .transform(filter_latest_per_agent)
+        .transform(with_deactivation, list_ids)
+        .transform(with_sync_columns, sync_date)
+    )
+
+
+def copy_text_field(column: Column) -> Column:
+    """A value in PostgreSQL COPY text format: ``\\N`` for null; backslash, tab, newline and CR escaped."""
+    text = column.cast(T.StringType())
+    for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        text = F.replace(text, F.lit(raw), F.lit(escaped))
+    return F.when(column.isNull(), F.lit("\\N")).otherwise(text)
+
+
+def to_copy_text(df: DataFrame, columns) -> DataFrame:
+    """One ``value`` line per row, ready for ``COPY … FROM STDIN`` (text format) with ``columns`` in order."""
+    return df.select(F.concat_ws("\t", *(copy_text_field(F.col(name)) for name in columns)).alias("value"))
+
+
+def transform_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_date: datetime.date) -> dict:
+    """Read a validated day, write ``agents/`` and ``errors/`` as COPY text files, return the day's counts."""
+    def read(name, schema):
+        return spark.read.schema(schema).option("mode", "FAILFAST").json(str(validated_dir / name))
+
+    staged = staged_agents(read("valid.jsonl", VALIDATED), read("list_ids.jsonl", LIST_IDS), sync_date)
+    staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        staged.transform(to_copy_text, STAGING_COLUMNS).write.text(str(out_dir / "agents"))
+        (read("rejects.jsonl", REJECTS).transform(with_sync_columns, sync_date)
+         .transform(to_copy_text, ERROR_COLUMNS).write.text(str(out_dir / "errors")))
+        totals = staged.agg(
+            F.count(F.lit(1)).alias("staged"),
+            F.coalesce(F.sum("duplicates"), F.lit(0)).alias("duplicates_resolved"),
+            F.count(F.when(F.col("deactivated"), 1)).alias("deactivated"),
+        ).first()
+    finally:
+        staged.unpersist()
+    return totals.asDict()

@@ -1,0 +1,67 @@
+"""JSON Schema validation of single Freshdesk agent records: pure functions, no I/O but the schema files."""
+import json
+import re
+from functools import lru_cache
+
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+
+from pipeline.resources import resource_dir
+
+LIST_SCHEMA = "agent.schema.json"
+DETAILS_SCHEMA = "agent_details.schema.json"
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _format_checker() -> FormatChecker:
+    checker = FormatChecker()
+    if "date-time" not in checker.checkers:  # jsonschema checks date-time only with rfc3339-validator installed
+        raise RuntimeError("rfc3339-validator is not installed: timestamps would not be checked")
+
+    @checker.checks("email")
+    def is_email(instance) -> bool:
+        # jsonschema's own check only asks for an '@'; an address needs a local part and a dotted domain.
+        return not isinstance(instance, str) or bool(_EMAIL.match(instance))
+
+    return checker
+
+
+@lru_cache(maxsize=None)
+def validator_for(schema_name: str) -> Draft202012Validator:
+    """A validator for one schema file, with every schema of the folder available to ``$ref``."""
+    schemas = {
+        entry.name: json.loads(entry.read_text(encoding="utf-8"))
+        for entry in resource_dir("schemas").iterdir()
+        if entry.name.endswith(".schema.json")
+    }
+    registry = Registry().with_resources(
+        (name, Resource.from_contents(schema)) for name, schema in schemas.items()
+    )
+    schema = schemas[schema_name]
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, registry=registry, format_checker=_format_checker())
+
+
+def violations(record, validator: Draft202012Validator) -> list[str]:
+    """Every violation of ``record``, as sorted ``path: message`` lines (empty when valid)."""
+    return sorted(f"{error.json_path}: {error.message}" for error in validator.iter_errors(record))
+
+
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def readable_agent_id(record):
+    """The record's id as an int when it can be read as one (``123``, ``"123"``, ``123.0``) and fits a BIGINT, else None."""
+    value = record.get("id") if isinstance(record, dict) else None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        number = int(value)
+    else:
+        number = None
+    return number if number is not None and BIGINT_MIN <= number <= BIGINT_MAX else None

@@ -1,0 +1,1 @@
+"""JSON Schemas of the Freshdesk records, shipped as package data (pipeline.schemas)."""
