@@ -1,0 +1,239 @@
+"""The whole daily graph on real PostgreSQL and a real local Spark, through luigi."""
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import luigi
+import psycopg2
+import pytest
+from luigi.execution_summary import LuigiStatusCode
+
+from conftest import FIXTURES, REPO, query
+from pipeline import LoadStaging, SnapshotHistory
+from pipeline.transform import STAGING_COLUMNS
+
+DAY1, DAY2 = datetime.date(2024, 1, 1), datetime.date(2024, 1, 2)
+LUIGI = [os.path.join(os.path.dirname(sys.executable), "luigi"), "--module", "pipeline"]
+DATA_COLUMNS = ", ".join(STAGING_COLUMNS)  # every column but ingested_at, which records when a row was loaded
+
+
+def run(*tasks):
+    result = luigi.build(list(tasks), local_scheduler=True, detailed_summary=True, log_level="WARNING")
+    assert result.status == LuigiStatusCode.SUCCESS, result.summary_text
+    return result
+
+
+def run_days(*days):
+    for day in days:
+        run(SnapshotHistory(sync_date=day))
+
+
+def tables(dsn):
+    return {
+        "stg_agents": query(dsn, f"select {DATA_COLUMNS} from stg_agents order by sync_date, agent_id"),
+        "agents": query(dsn, f"select {DATA_COLUMNS} from agents order by agent_id"),
+        "agent_status_history": query(dsn, "select * from agent_status_history order by sync_date, agent_id"),
+        "agent_pipeline_errors": query(
+            dsn, "select agent_id, sync_date, source_file, record_index, error_type, error_message, raw_record"
+                 " from agent_pipeline_errors order by sync_date, source_file, record_index"),
+    }
+
+
+def history(dsn, day):
+    return dict(query(dsn, "select agent_id, is_active from agent_status_history where sync_date = %s", (day,)))
+
+
+def cli(*args, env):
+    return subprocess.run(LUIGI + list(args), cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def cli_env(**settings):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+    env.update({f"PIPELINE_{k.upper()}": str(v) for k, v in settings.items()})
+    return env
+
+
+def copy_fixture_days(tmp_path):
+    raw = tmp_path / "raw"
+    for day in (DAY1, DAY2):
+        shutil.copytree(FIXTURES / day.isoformat(), raw / day.isoformat())
+    return raw
+
+
+def test_fixture_days_deactivate_the_agents_missing_from_the_list(pipeline_env):
+    dsn = pipeline_env["dsn"]
+    run_days(DAY1, DAY2)
+    day1, day2 = history(dsn, DAY1), history(dsn, DAY2)
+    assert sorted(day1) == sorted(day2) == list(range(11200000001, 11200000007))
+    assert [a for a, active in sorted(day1.items()) if not active] == [11200000003]
+    assert [a for a, active in sorted(day2.items()) if not active] == [11200000003, 11200000004, 11200000006]
+    agents = {r[0]: r[1:] for r in query(dsn, "select agent_id, status, deactivated, sync_date, sync_day, source from agents")}
+    assert agents[11200000004] == ("inactive", True, DAY2, "2024-01-02", "api")
+    assert agents[11200000001] == ("active", False, DAY2, "2024-01-02", "api")
+    assert query(dsn, "select sync_date, count(*) from stg_agents group by 1 order by 1") == [(DAY1, 6), (DAY2, 6)]
+    assert query(dsn, "select count(*) from agent_pipeline_errors") == [(0,)]
+    # list and details records carry the same updated_at but different phones: the tie goes to the list record
+    [listed] = [r for r in json.loads((FIXTURES / "2024-01-02/agents/1.json").read_text()) if r["id"] == 11200000001]
+    details = json.loads((FIXTURES / "2024-01-02/agent_details/11200000001.json").read_text())
+    assert listed["contact"]["phone"] != details["contact"]["phone"]
+    assert query(dsn, "select phone from stg_agents where agent_id = 11200000001 and sync_date = %s", (DAY2,)) == [
+        (listed["contact"]["phone"],)]
+
+
+def test_a_rerun_of_a_finished_day_changes_nothing(pipeline_env):
+    dsn = pipeline_env["dsn"]
+    run_days(DAY1, DAY2)
+    before, markers = tables(dsn), query(dsn, "select * from table_updates order by 1")
+    result = run(SnapshotHistory(sync_date=DAY2))
+    assert "Did not run any tasks" in result.summary_text
+    assert tables(dsn) == before
+    assert query(dsn, "select * from table_updates order by 1") == markers
+
+
+def test_out_of_order_days_end_with_the_same_agents(pipeline_env, new_database, monkeypatch):
+    in_order = pipeline_env["dsn"]
+    run_days(DAY1, DAY2)
+    reverse = new_database()
+    monkeypatch.setenv("PIPELINE_PG_DSN", reverse)
+    run_days(DAY2, DAY1)
+    assert tables(reverse) == tables(in_order)
+    assert query(reverse, "select distinct sync_date from agents") == [(DAY2,)]
+
+
+def test_invalid_records_land_in_errors_and_never_change_an_agent(pipeline_env, tmp_path, monkeypatch):
+    dsn = pipeline_env["dsn"]
+    raw = copy_fixture_days(tmp_path)
+    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
+    page_path = raw / "2024-01-02/agents/1.json"
+    page = json.loads(page_path.read_text())
+    quarantined, position = 11200000001, [r["id"] for r in page].index(11200000001)
+    page[position]["available"] = "yes"  # an invalid list record: this agent is quarantined for the day
+    page_path.write_text(json.dumps(page))
+    (raw / "2024-01-02/agent_details/broken.json").write_text('{"id": 1')
+    details = json.loads((raw / "2024-01-02/agent_details/11200000005.json").read_text())
+    details.update(id="11200000005", updated_at="2099-01-01T00:00:00Z")
+    details["contact"]["email"] = "not-an-address"
+    (raw / "2024-01-02/agent_details/11200000005.json").write_text(json.dumps(details))
+    run_days(DAY1, DAY2)
+
+    errors = query(dsn, "select agent_id, source_file, record_index, error_type, error_message, raw_record"
+                        " from agent_pipeline_errors where sync_date = %s order by source_file", (DAY2,))
+    assert [e[:5] for e in errors] == [
+        (11200000005, "2024-01-02/agent_details/11200000005.json", 0, "VALIDATION_ERROR",
+         "$.contact.email: 'not-an-address' is not a 'email'\n$.id: '11200000005' is not of type 'integer'"),
+        (None, "2024-01-02/agent_details/broken.json", None, "PARSE_ERROR", errors[1][4]),
+        (quarantined, "2024-01-02/agents/1.json", position, "VALIDATION_ERROR",
+         "$.available: 'yes' is not of type 'null', 'boolean'"),
+    ]
+    assert errors[0][5]["contact"]["email"] == "not-an-address"  # the raw record, as it came
+    assert errors[1][5] == '{"id": 1'
+    assert "not valid JSON" in errors[1][4]
+    assert quarantined not in history(dsn, DAY2)
+    assert query(dsn, "select sync_date, status from agents where agent_id = %s", (quarantined,)) == [(DAY1, "active")]
+    # 11200000005 is still known from its valid list record
+    assert query(dsn, "select email, updated_at < '2099-01-01' from stg_agents where agent_id = 11200000005"
+                      " and sync_date = %s", (DAY2,)) == [("omar.haddad@example.com", True)]
+
+
+def test_text_round_trips_exactly(pipeline_env, tmp_path, monkeypatch):
+    dsn = pipeline_env["dsn"]
+    raw = copy_fixture_days(tmp_path)
+    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
+    strange = {
+        "name": 'Zoë "Z" O\'Brien \\ 日本 🙂',
+        "job_title": "line one\nline two\r\n\ttabbed \\N",
+        "mobile": "",
+        "phone": None,
+        "time_zone": "\\",
+    }
+    for folder in ("agents/1.json", "agent_details/11200000002.json"):
+        path = raw / "2024-01-02" / folder
+        document = json.loads(path.read_text())
+        for record in document if isinstance(document, list) else [document]:
+            if record["id"] == 11200000002:
+                record["contact"].update(strange)
+        path.write_text(json.dumps(document, ensure_ascii=False))
+    run_days(DAY2)
+    columns = "name, job_title, mobile, phone, time_zone"
+    for table in ("stg_agents", "agents"):
+        assert query(dsn, f"select {columns} from {table} where agent_id = 11200000002") == [tuple(strange.values())]
+
+
+def markers(dsn):
+    try:
+        return [r[0].split("_")[0] for r in query(dsn, "select update_id from table_updates")]
+    except psycopg2.Error:
+        return []
+
+
+def test_a_run_killed_after_load_staging_resumes_to_the_same_tables(pipeline_env, new_database, tmp_path, monkeypatch):
+    clean = pipeline_env["dsn"]
+    run_days(DAY2)
+    killed = new_database()
+    monkeypatch.setenv("PIPELINE_PG_DSN", killed)
+    env = cli_env(raw_root=FIXTURES, output_root=tmp_path / "killed-output", pg_dsn=killed)
+    process = subprocess.Popen(LUIGI + ["SnapshotHistory", "--sync-date", "2024-01-02"], cwd=REPO, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while "LoadStaging" not in markers(killed) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert "LoadStaging" in markers(killed)
+    staged_at = query(killed, "select inserted from table_updates where update_id like 'LoadStaging%'")
+    monkeypatch.setenv("PIPELINE_OUTPUT_ROOT", str(tmp_path / "killed-output"))
+    run(SnapshotHistory(sync_date=DAY2))
+    assert tables(killed) == tables(clean)
+    assert query(killed, "select inserted from table_updates where update_id like 'LoadStaging%'") == staged_at
+
+
+def test_load_staging_alone_then_the_rest(pipeline_env, new_database, monkeypatch):
+    """The state a crash right after LoadStaging leaves behind, resumed by the next run."""
+    clean = pipeline_env["dsn"]
+    run_days(DAY1, DAY2)
+    resumed = new_database()
+    monkeypatch.setenv("PIPELINE_PG_DSN", resumed)
+    run(LoadStaging(sync_date=DAY1), LoadStaging(sync_date=DAY2))
+    assert query(resumed, "select count(*) from agents") == [(0,)]
+    run_days(DAY1, DAY2)
+    assert tables(resumed) == tables(clean)
+
+
+def test_cli_loads_a_day_into_the_embedded_server_and_a_repeat_starts_no_spark(tmp_path):
+    env = cli_env(raw_root=FIXTURES, output_root=tmp_path / "output")
+    try:
+        first = cli("SnapshotHistory", "--sync-date", "2024-01-02", env=env)
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert "Starting Spark session" in first.stderr
+        second = cli("SnapshotHistory", "--sync-date", "2024-01-02", env=env)
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert "Starting Spark session" not in second.stderr
+        assert "Did not run any tasks" in second.stderr
+        uri = subprocess.run([sys.executable, "-m", "pipeline.database", "uri"], cwd=REPO, env=env,
+                             capture_output=True, text=True, check=True).stdout.strip()
+        assert str(tmp_path / "output" / "pgdata") in uri
+        assert query(uri, "select count(*), count(*) filter (where is_active) from agent_status_history") == [(6, 3)]
+    finally:
+        subprocess.run([sys.executable, "-m", "pipeline.database", "stop"], cwd=REPO, env=env, check=True)
+
+
+def test_cli_exits_non_zero_naming_a_missing_day(tmp_path, database):
+    env = cli_env(raw_root=tmp_path / "raw", output_root=tmp_path / "output", pg_dsn=database)
+    result = cli("SnapshotHistory", "--sync-date", "2030-02-03", env=env)
+    assert result.returncode == 20  # [retcode] missing_data
+    assert f"Raw input missing: {tmp_path / 'raw' / '2030-02-03'} does not exist" in result.stderr
+
+
+def test_cli_exits_non_zero_naming_a_broken_list_page(tmp_path, database):
+    raw = copy_fixture_days(tmp_path)
+    (raw / "2024-01-02/agents/1.json").write_text("[{")
+    env = cli_env(raw_root=raw, output_root=tmp_path / "output", pg_dsn=database)
+    result = cli("SnapshotHistory", "--sync-date", "2024-01-02", env=env)
+    assert result.returncode == 30  # [retcode] task_failed
+    assert f"{raw / '2024-01-02/agents/1.json'}: list page is not valid JSON" in result.stderr
+    assert not (tmp_path / "output" / "validated" / "2024-01-02").exists()  # nothing half-done

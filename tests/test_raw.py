@@ -1,0 +1,104 @@
+"""Reading a raw day: files, parse errors, rejects and list ids (no Spark, no database)."""
+import json
+import shutil
+
+import pytest
+
+from conftest import FIXTURES
+from pipeline.raw import RawInputError, day_files, natural_key, validate_day
+
+
+def lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def day(tmp_path):
+    """A copy of the 2024-01-02 fixture day that a test may change."""
+    target = tmp_path / "raw" / "2024-01-02"
+    shutil.copytree(FIXTURES / "2024-01-02", target)
+    return target
+
+
+def test_a_fixture_day_is_all_valid(day, tmp_path):
+    counts = validate_day(day, tmp_path / "out")
+    assert counts == {"files": 7, "records": 10, "valid": 10, "invalid": 0, "parse_errors": 0}
+    valid = lines(tmp_path / "out" / "valid.jsonl")
+    assert [(r["kind"], r["file_seq"], r["pos"]) for r in valid][:2] == [("list", 0, 0), ("list", 0, 1)]
+    assert sorted(r["agent_id"] for r in lines(tmp_path / "out" / "list_ids.jsonl")) == [
+        11200000001, 11200000002, 11200000003, 11200000005]
+    assert (tmp_path / "out" / "rejects.jsonl").read_text() == ""
+
+
+def test_invalid_records_become_rejects_with_every_reason(day, tmp_path):
+    page = json.loads((day / "agents" / "1.json").read_text())
+    page[1]["available"] = "yes"
+    page[1]["contact"]["name"] = ""
+    (day / "agents" / "1.json").write_text(json.dumps(page))
+    validate_day(day, tmp_path / "out")
+    [reject] = lines(tmp_path / "out" / "rejects.jsonl")
+    assert reject["agent_id"] == page[1]["id"]
+    assert reject["source_file"] == "2024-01-02/agents/1.json"
+    assert reject["record_index"] == 1
+    assert reject["error_type"] == "VALIDATION_ERROR"
+    assert reject["error_message"].splitlines() == [
+        "$.available: 'yes' is not of type 'null', 'boolean'", "$.contact.name: '' should be non-empty"]
+    assert json.loads(reject["raw_record"]) == page[1]
+    ids = {r["agent_id"]: r["valid"] for r in lines(tmp_path / "out" / "list_ids.jsonl")}
+    assert ids[page[1]["id"]] is False  # still listed, but quarantined downstream
+
+
+def test_a_details_file_that_is_not_json_is_a_parse_error(day, tmp_path):
+    (day / "agent_details" / "11200000009.json").write_text('{"id": 11200000009, "contact": ')
+    counts = validate_day(day, tmp_path / "out")
+    assert counts["parse_errors"] == 1
+    [reject] = lines(tmp_path / "out" / "rejects.jsonl")
+    assert reject["error_type"] == "PARSE_ERROR"
+    assert reject["agent_id"] is None
+    assert reject["source_file"] == "2024-01-02/agent_details/11200000009.json"
+    assert json.loads(reject["raw_record"]) == '{"id": 11200000009, "contact": '
+    assert reject["error_message"].startswith("$: not valid JSON: ")
+
+
+def test_nan_is_not_json(day, tmp_path):
+    (day / "agent_details" / "11200000009.json").write_text('{"id": NaN}')
+    assert validate_day(day, tmp_path / "out")["parse_errors"] == 1
+
+
+def test_a_list_page_that_is_not_json_fails_the_day_naming_the_file(day, tmp_path):
+    (day / "agents" / "2.json").write_text("[{]")
+    with pytest.raises(RawInputError, match=r"agents/2.json: list page is not valid JSON"):
+        validate_day(day, tmp_path / "out")
+
+
+def test_a_list_page_that_is_not_an_array_fails_the_day(day, tmp_path):
+    (day / "agents" / "2.json").write_text('{"id": 1}')
+    with pytest.raises(RawInputError, match=r"agents/2.json: a list page must be a JSON array"):
+        validate_day(day, tmp_path / "out")
+
+
+def test_a_details_array_holds_many_agents(day, tmp_path):
+    for path in (day / "agent_details").glob("*.json"):
+        path.unlink()
+    records = json.loads((day / "agents" / "1.json").read_text())
+    (day / "agent_details" / "page-1.json").write_text(json.dumps(records))
+    counts = validate_day(day, tmp_path / "out")
+    assert counts["valid"] == 8
+    assert [r["pos"] for r in lines(tmp_path / "out" / "valid.jsonl") if r["kind"] == "details"] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("folder", ["agents", "agent_details"])
+def test_a_day_without_a_folder_is_refused(day, folder):
+    shutil.rmtree(day / folder)
+    with pytest.raises(RawInputError, match=folder + ": folder missing"):
+        day_files(day)
+
+
+def test_a_day_without_list_pages_is_refused(day):
+    (day / "agents" / "1.json").unlink()
+    with pytest.raises(RawInputError, match="no list pages"):
+        day_files(day)
+
+
+def test_files_come_in_natural_order():
+    assert sorted(["10.json", "9.json", "1.json"], key=natural_key) == ["1.json", "9.json", "10.json"]

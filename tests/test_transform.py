@@ -1,0 +1,149 @@
+"""The Spark transform functions, on tiny inline DataFrames (null cases included)."""
+import datetime
+
+import pytest
+from pyspark.sql import Row
+from pyspark.sql import functions as F
+
+from pipeline.transform import (
+    LIST_IDS,
+    VALIDATED,
+    copy_text_field,
+    filter_latest_per_agent,
+    filter_quarantined,
+    staged_agents,
+    to_copy_text,
+    with_deactivation,
+    with_flat_record,
+    with_sync_columns,
+)
+
+DAY = datetime.date(2024, 1, 2)
+
+
+def record(agent_id, updated_at="2024-01-01T00:00:00Z", deactivated=False, email="a@example.com", **contact):
+    return {
+        "id": agent_id, "available": True, "deactivated": deactivated, "focus_mode": None,
+        "agent_operational_status": "available", "last_active_at": None, "created_at": None,
+        "updated_at": updated_at, "contact": {"email": email, "name": contact.get("name", "A"),
+                                              "job_title": contact.get("job_title"), "language": None,
+                                              "mobile": None, "phone": None, "time_zone": None},
+    }
+
+
+def validated(spark, *rows):
+    """rows: (kind, file_seq, pos, record)"""
+    return spark.createDataFrame([(k, f, p, r) for k, f, p, r in rows], VALIDATED)
+
+
+def list_ids(spark, *rows):
+    return spark.createDataFrame(list(rows), LIST_IDS)
+
+
+def test_with_flat_record_lifts_contact_fields_and_keeps_nulls(spark):
+    df = validated(spark, ("list", 0, 0, record(1, job_title=None)), ("details", 0, 0, record(2, updated_at=None)))
+    rows = {r.agent_id: r for r in df.transform(with_flat_record).collect()}
+    assert rows[1].email == "a@example.com" and rows[1].job_title is None
+    assert rows[2].updated_at is None
+    assert rows[1].source_deactivated is False
+
+
+def test_filter_quarantined_drops_agents_with_an_invalid_list_record(spark):
+    agents = spark.createDataFrame([(1,), (2,), (3,)], "agent_id long")
+    ids = list_ids(spark, (1, True), (2, False), (2, True))
+    assert sorted(r.agent_id for r in agents.transform(filter_quarantined, ids).collect()) == [1, 3]
+
+
+def latest(spark, *rows):
+    return {r.agent_id: r for r in validated(spark, *rows).transform(with_flat_record)
+            .transform(filter_latest_per_agent).collect()}
+
+
+def test_latest_updated_at_wins_and_null_is_lowest(spark):
+    rows = latest(
+        spark,
+        ("list", 0, 0, record(1, "2024-01-01T00:00:00Z", name="old")),
+        ("details", 0, 0, record(1, "2024-01-01T01:00:00+00:30", name="new")),  # 00:30 UTC: later
+        ("list", 0, 1, record(2, None, name="null")),
+        ("details", 1, 0, record(2, "2020-01-01T00:00:00Z", name="dated")),
+    )
+    assert rows[1].name == "new"
+    assert rows[2].name == "dated"
+
+
+def test_a_tie_goes_to_the_list_record_then_later_file_then_later_position(spark):
+    rows = latest(
+        spark,
+        ("details", 9, 0, record(1, name="details")),
+        ("list", 0, 0, record(1, name="list")),
+        ("list", 1, 0, record(2, name="earlier file")),
+        ("list", 2, 0, record(2, name="later file")),
+        ("list", 3, 0, record(3, name="earlier position")),
+        ("list", 3, 1, record(3, name="later position")),
+        ("list", 4, 0, record(4, None, name="both null, first")),
+        ("list", 4, 1, record(4, None, name="both null, second")),
+    )
+    assert {k: v.name for k, v in rows.items()} == {
+        1: "list", 2: "later file", 3: "later position", 4: "both null, second"}
+
+
+def test_duplicates_count_records_beyond_one_list_and_one_details_record(spark):
+    rows = latest(
+        spark,
+        ("list", 0, 0, record(1)), ("details", 0, 0, record(1)),  # the normal pair: no duplicate
+        ("list", 0, 1, record(2)), ("list", 1, 0, record(2)), ("details", 1, 0, record(2)),
+    )
+    assert {k: v.duplicates for k, v in rows.items()} == {1: 0, 2: 1}
+
+
+def test_with_deactivation(spark):
+    agents = spark.createDataFrame(
+        [(1, False), (2, True), (3, False), (4, None), (5, None)], "agent_id long, source_deactivated boolean")
+    ids = list_ids(spark, (1, True), (2, True), (4, True))
+    rows = {r.agent_id: (r.deactivated, r.status) for r in agents.transform(with_deactivation, ids).collect()}
+    assert rows == {
+        1: (False, "active"),  # listed, not deactivated by the source
+        2: (True, "inactive"),  # listed but deactivated by the source
+        3: (True, "inactive"),  # known but not listed
+        4: (False, "active"),  # listed, the source says nothing
+        5: (True, "inactive"),  # not listed, the source says nothing
+    }
+
+
+def test_with_sync_columns(spark):
+    [row] = spark.createDataFrame([(1,)], "agent_id long").transform(with_sync_columns, DAY).collect()
+    assert (row.sync_date, row.sync_day, row.source) == (DAY, "2024-01-02", "api")
+
+
+def test_staged_agents_end_to_end(spark):
+    records = validated(
+        spark,
+        ("list", 0, 0, record(1)), ("details", 0, 0, record(1)),
+        ("details", 1, 0, record(2)),  # known, not listed: deactivated
+        ("details", 2, 0, record(3)),  # its list record was invalid: quarantined
+    )
+    ids = list_ids(spark, (1, True), (3, False))
+    rows = {r.agent_id: r for r in staged_agents(records, ids, DAY).collect()}
+    assert sorted(rows) == [1, 2]
+    assert (rows[1].status, rows[2].status) == ("active", "inactive")
+    assert rows[2].sync_date == DAY
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, "\\N"),
+    ("", ""),
+    ("plain", "plain"),
+    ('say "hi"', 'say "hi"'),
+    ("a\tb", "a\\tb"),
+    ("line1\nline2\r\n", "line1\\nline2\\r\\n"),
+    ("back\\slash \\N", "back\\\\slash \\\\N"),
+    ("Zoë 日本 🙂", "Zoë 日本 🙂"),
+])
+def test_copy_text_field_escapes_for_postgres(spark, value, expected):
+    df = spark.createDataFrame([(value,)], "v string")
+    assert df.select(copy_text_field(F.col("v")).alias("out")).first().out == expected
+
+
+def test_to_copy_text_joins_columns_with_tabs(spark):
+    df = spark.createDataFrame([Row(a=1, b=None, c=True, d=DAY)], "a long, b string, c boolean, d date")
+    assert df.transform(to_copy_text, ["a", "b", "c", "d"]).first().value == "1\t\\N\ttrue\t2024-01-02"

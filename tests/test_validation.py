@@ -1,0 +1,91 @@
+"""The JSON Schemas and the record checks, as pure functions."""
+import copy
+import json
+
+import pytest
+
+from conftest import FIXTURES
+from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, readable_agent_id, validator_for, violations
+
+LIST = validator_for(LIST_SCHEMA)
+DETAILS = validator_for(DETAILS_SCHEMA)
+
+
+def fixture_records(folder):
+    for path in sorted(FIXTURES.glob(f"*/{folder}/*.json")):
+        document = json.loads(path.read_text())
+        yield from document if isinstance(document, list) else [document]
+
+
+def a_record():
+    return copy.deepcopy(next(fixture_records("agent_details")))
+
+
+def test_every_fixture_record_is_valid():
+    assert [violations(r, LIST) for r in fixture_records("agents")] == [[]] * 10
+    assert [violations(r, DETAILS) for r in fixture_records("agent_details")] == [[]] * 12
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda r: r.pop("id"), "$: 'id' is a required property"),
+    (lambda r: r.update(id=None), "$.id: None is not of type 'integer'"),
+    (lambda r: r.update(id="123"), "$.id: '123' is not of type 'integer'"),
+    (lambda r: r.update(id=0), "$.id: 0 is less than the minimum of 1"),
+    (lambda r: r.update(contact="x"), "$.contact: 'x' is not of type 'object'"),
+    (lambda r: r["contact"].pop("email"), "$.contact: 'email' is a required property"),
+    (lambda r: r["contact"].update(email="alex.example.com"), "$.contact.email: 'alex.example.com' is not a 'email'"),
+    (lambda r: r["contact"].update(email="alex@"), "$.contact.email: 'alex@' is not a 'email'"),
+    (lambda r: r["contact"].pop("name"), "$.contact: 'name' is a required property"),
+    (lambda r: r["contact"].update(name=""), "$.contact.name: '' should be non-empty"),
+    (lambda r: r.update(available="yes"), "$.available: 'yes' is not of type 'null', 'boolean'"),
+    (lambda r: r.update(updated_at="2024-01-02 10:00"), "$.updated_at: '2024-01-02 10:00' is not a 'date-time'"),
+    (lambda r: r["availability"][0].update(available_since="soon"),
+     "$.availability[0].available_since: 'soon' is not a 'date-time'"),
+])
+def test_each_rule_names_the_path(change, expected):
+    record = a_record()
+    change(record)
+    assert violations(record, DETAILS) == [expected]
+
+
+def test_every_violation_is_reported_not_just_the_first():
+    record = a_record()
+    record.update(id="7", focus_mode="no", created_at="yesterday")
+    record["contact"]["email"] = None
+    assert violations(record, DETAILS) == [
+        "$.contact.email: None is not of type 'string'",
+        "$.created_at: 'yesterday' is not a 'date-time'",
+        "$.focus_mode: 'no' is not of type 'null', 'boolean'",
+        "$.id: '7' is not of type 'integer'",
+    ]
+
+
+def test_nullable_fields_may_be_null_and_unknown_fields_are_allowed():
+    record = a_record()
+    record.update(available=None, updated_at=None, signature=None, brand_new_field={"x": [1]})
+    record["contact"].update(job_title=None, phone=None, last_login_at=None)
+    assert violations(record, DETAILS) == []
+    assert violations(record, LIST) == []
+
+
+def test_timestamps_with_offsets_and_fractions_are_rfc3339():
+    record = a_record()
+    record.update(updated_at="2024-01-02T10:00:00.123456+05:30", created_at="2024-01-02T10:00:00z")
+    assert violations(record, LIST) == []
+
+
+def test_a_record_that_is_not_an_object():
+    assert violations([1, 2], LIST) == ["$: [1, 2] is not of type 'object'"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    (11200000001, 11200000001), ("11200000001", 11200000001), (" 42 ", 42), (7.0, 7), (-3, -3),
+    (None, None), (True, None), ("abc", None), (7.5, None), (2**63, None), ([1], None),
+])
+def test_readable_agent_id(value, expected):
+    assert readable_agent_id({"id": value}) == expected
+
+
+def test_readable_agent_id_of_a_non_object():
+    assert readable_agent_id(["id"]) is None
+    assert readable_agent_id({}) is None
