@@ -237,3 +237,13 @@ def test_cli_exits_non_zero_naming_a_broken_list_page(tmp_path, database):
     assert result.returncode == 30  # [retcode] task_failed
     assert f"{raw / '2024-01-02/agents/1.json'}: list page is not valid JSON" in result.stderr
     assert not (tmp_path / "output" / "validated" / "2024-01-02").exists()  # nothing half-done
+
+
+def test_a_range_loads_missing_days_and_checks_them_in_one_query(pipeline_env):
+    from luigi.tools.range import RangeDaily
+
+    dsn = pipeline_env["dsn"]
+    assert SnapshotHistory.bulk_complete([DAY1, DAY2]) == []  # before any schema exists
+    run(RangeDaily(of=SnapshotHistory, start=DAY1, stop=DAY2 + datetime.timedelta(days=1)))
+    assert query(dsn, "select sync_date, count(*) from agent_status_history group by 1 order by 1") == [(DAY1, 6), (DAY2, 6)]
+    assert SnapshotHistory.bulk_complete([DAY1, DAY2, datetime.date(2024, 1, 3)]) == [DAY1, DAY2]
