@@ -30,7 +30,7 @@ def load_settings(config=None, environ: Optional[Mapping[str, str]] = None) -> S
     environ = environ if environ is not None else os.environ
 
     def value(name):
-        return environ.get(ENVIRONMENT[name]) or config.get("pipeline", name, DEFAULTS[name])
+        return environ.get(ENVIRONMENT[name]) or config.get("pipeline", name, fallback=DEFAULTS[name])
 
     spark_conf = dict(config.items("spark")) if config.has_section("spark") else {}
     return Settings(

@@ -10,6 +10,7 @@ from pipeline.config import load_settings
 from pipeline.database import MarkerTarget, database_dsn, ensure_schema, existing_markers
 from pipeline.raw import RawInputError, validate_day
 from pipeline.resources import read_sql
+from pipeline.spark import JavaMissingError
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
 
@@ -22,7 +23,7 @@ class DayTask(luigi.Task):
         return load_settings()
 
     def on_failure(self, exception):
-        if isinstance(exception, (RawInputError, ConnectionError)):
+        if isinstance(exception, (RawInputError, ConnectionError, JavaMissingError)):
             return f"{type(exception).__name__}: {exception}"  # the message says it all; no traceback
         return super().on_failure(exception)
 

@@ -1,0 +1,79 @@
+"""Settings, secrets in messages, the scheduler switch and the Java check: pure functions."""
+import configparser
+
+import pytest
+
+from pipeline import prefer_named_scheduler
+from pipeline.config import load_settings
+from pipeline.database import connect, redact
+from pipeline.spark import JavaMissingError, check_java, java_major_version
+
+
+def config(text=""):
+    parser = configparser.ConfigParser()
+    parser.read_string(text)
+    return parser
+
+
+def test_defaults_apply_without_config_or_environment():
+    settings = load_settings(config(), environ={})
+    assert (str(settings.raw_root), str(settings.output_root), settings.dsn, settings.spark_conf) == (
+        "data/raw", "output", "", {})
+
+
+def test_environment_overrides_luigi_cfg():
+    cfg = config("[pipeline]\nraw_root = /cfg/raw\noutput_root = /cfg/out\ndsn = host=cfg\n"
+                 "[spark]\nmaster = local[1]\nspark.sql.shuffle.partitions = 3\n")
+    assert load_settings(cfg, environ={}).raw_root.as_posix() == "/cfg/raw"
+    settings = load_settings(cfg, environ={"PIPELINE_RAW_ROOT": "/env/raw", "PIPELINE_PG_DSN": "host=env"})
+    assert (settings.raw_root.as_posix(), settings.output_root.as_posix(), settings.dsn) == ("/env/raw", "/cfg/out", "host=env")
+    assert settings.spark_conf == {"master": "local[1]", "spark.sql.shuffle.partitions": "3"}
+
+
+def test_settings_never_print_the_dsn():
+    assert "s3cret" not in repr(load_settings(config(), environ={"PIPELINE_PG_DSN": "password=s3cret"}))
+
+
+@pytest.mark.parametrize("dsn, expected", [
+    ("postgresql://etl:s3cret@db:5432/wh", "postgresql://etl:***@db:5432/wh"),
+    ("postgresql://etl@db/wh", "postgresql://etl@db/wh"),
+    ("postgresql://postgres:@/postgres?host=/tmp/x", "postgresql://postgres:@/postgres?host=/tmp/x"),
+    ("host=db user=etl password=s3cret dbname=wh", "host=db user=etl password=*** dbname=wh"),
+    ("host=db password = 'it\\'s s3cret' dbname=wh", "host=db password = *** dbname=wh"),
+])
+def test_redact(dsn, expected):
+    assert redact(dsn) == expected
+
+
+def test_a_failed_connection_names_the_server_but_not_the_password():
+    with pytest.raises(ConnectionError) as failure:
+        connect("postgresql://etl:s3cret@127.0.0.1:9/wh?connect_timeout=2")
+    assert "127.0.0.1:9" in str(failure.value)
+    assert "s3cret" not in str(failure.value)
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["luigi", "--module", "pipeline", "SnapshotHistory"], False),
+    (["luigi", "--scheduler-host", "127.0.0.1", "SnapshotHistory"], True),
+    (["luigi", "--scheduler-port=8082", "SnapshotHistory"], True),
+])
+def test_naming_a_scheduler_switches_off_the_local_one(argv, named):
+    cfg = config("[core]\nlocal_scheduler = true\n")
+    assert prefer_named_scheduler(argv, cfg) is named
+    assert cfg.getboolean("core", "local_scheduler") is not named
+
+
+@pytest.mark.parametrize("text, major", [
+    ('openjdk version "17.0.15" 2025-04-15', 17),
+    ('java version "1.8.0_392"', 8),
+    ('openjdk version "21" 2023-09-19', 21),
+    ("no version here", None),
+])
+def test_java_major_version(text, major):
+    assert java_major_version(text) == major
+
+
+def test_a_missing_java_is_one_clear_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    with pytest.raises(JavaMissingError, match=r"^Java 17\+ is required by Spark and was not found"):
+        check_java()
