@@ -4,7 +4,7 @@ setup(
     name="agents-pipeline",
     version="0.1.0",
     description="Daily Luigi + PySpark pipeline: Freshdesk API v2 agents into PostgreSQL",
-    python_requires=">=3.9",
+    python_requires=">=3.10",
     packages=["pipeline", "pipeline.schemas", "pipeline.sql"],
     package_dir={"pipeline": "pipeline", "pipeline.schemas": "schemas", "pipeline.sql": "sql"},
     package_data={"pipeline.schemas": ["*.json"], "pipeline.sql": ["*.sql"]},

@@ -1,8 +1,8 @@
 """Settings: ``luigi.cfg`` sections ``[pipeline]`` and ``[spark]``, overridden by environment variables."""
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
 
 import luigi
 
@@ -24,7 +24,7 @@ class Settings:
         return self.output_root / stage / sync_date.isoformat()
 
 
-def load_settings(config=None, environ: Optional[Mapping[str, str]] = None) -> Settings:
+def load_settings(config=None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings; an environment variable wins over ``luigi.cfg``, which wins over the default."""
     config = config if config is not None else luigi.configuration.get_config()
     environ = environ if environ is not None else os.environ

@@ -78,7 +78,8 @@ def existing_markers(dsn: str, update_ids) -> set:
     """Which of ``update_ids`` have a marker, in one query (none while the schema does not exist yet)."""
     with closing(connect(dsn)) as connection, connection.cursor() as cursor:
         try:
-            cursor.execute(f"select update_id from {MarkerTarget.marker_table} where update_id = any(%s)", (list(update_ids),))
+            cursor.execute(f"select update_id from {MarkerTarget.marker_table} where update_id = any(%s)",
+                           (list(update_ids),))
         except psycopg2.errors.UndefinedTable:
             return set()
         return {row[0] for row in cursor.fetchall()}
@@ -91,7 +92,7 @@ class MarkerTarget(PostgresTarget):
     and other options. The marker table itself is part of the schema (sql/001_create_table_updates.sql).
     """
 
-    def __init__(self, dsn: str, table: str, update_id: str):  # noqa: super().__init__ wants host/user/password
+    def __init__(self, dsn: str, table: str, update_id: str):  # not super().__init__: it wants host, user, password
         self.dsn = dsn
         self.table = table
         self.update_id = update_id

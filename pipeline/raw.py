@@ -12,9 +12,10 @@ record or unreadable details file, with every reason).
 """
 import json
 import re
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, readable_agent_id, validator_for, violations
 
@@ -52,9 +53,11 @@ def day_files(day_dir: Path) -> list[RawFile]:
         if not folder_path.is_dir():
             raise RawInputError(f"{folder_path}: folder missing; a sync day needs agents/ and agent_details/")
         names = sorted((p.name for p in folder_path.glob("*.json")), key=natural_key)
-        files += [RawFile(kind, folder_path / n, f"{day_dir.name}/{folder}/{n}", seq) for seq, n in enumerate(names)]
+        files += [RawFile(kind, folder_path / name, f"{day_dir.name}/{folder}/{name}", seq)
+                  for seq, name in enumerate(names)]
     if not any(f.kind == LIST for f in files):
-        raise RawInputError(f"{day_dir / FOLDERS[LIST]}: no list pages (*.json); without them every agent would look deactivated")
+        raise RawInputError(
+            f"{day_dir / FOLDERS[LIST]}: no list pages (*.json); without them every agent would look deactivated")
     return files
 
 
@@ -68,7 +71,9 @@ def parse_json(data: bytes):
 
 
 def file_records(raw_file: RawFile) -> list:
-    """The records of one file. Raises ValueError when it is not JSON, RawInputError for a list page that is not an array."""
+    """The records of one file.
+
+    Raises ValueError when it is not JSON, RawInputError for a list page that is not an array."""
     document = parse_json(raw_file.path.read_bytes())
     if raw_file.kind == LIST and not isinstance(document, list):
         raise RawInputError(f"{raw_file.path}: a list page must be a JSON array, found {type(document).__name__}")
@@ -79,7 +84,8 @@ def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def reject_row(raw_file: RawFile, index: Optional[int], error_type: str, reasons: list[str], raw_record, agent_id) -> dict:
+def reject_row(raw_file: RawFile, index: int | None, error_type: str, reasons: list[str], raw_record,
+               agent_id) -> dict:
     return {
         "agent_id": agent_id,
         "source_file": raw_file.source_file,
@@ -91,33 +97,29 @@ def reject_row(raw_file: RawFile, index: Optional[int], error_type: str, reasons
 
 
 class _Outputs:
-    """The three line-delimited output files of a day, open for writing."""
+    """The three line-delimited output files of a day."""
 
-    def __init__(self, out_dir: Path):
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self.valid = open(out_dir / "valid.jsonl", "w", encoding="utf-8")
-        self.list_ids = open(out_dir / "list_ids.jsonl", "w", encoding="utf-8")
-        self.rejects = open(out_dir / "rejects.jsonl", "w", encoding="utf-8")
+    def __init__(self, valid, list_ids, rejects):
+        self.valid, self.list_ids, self.rejects = valid, list_ids, rejects
 
     def write(self, stream, row: dict) -> None:
         stream.write(_dumps(row) + "\n")
 
-    def close(self) -> None:
-        for stream in (self.valid, self.list_ids, self.rejects):
-            stream.close()
-
 
 def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dict], None] = lambda *_: None) -> dict:
-    """Validate every record of a raw day into ``out_dir``; returns the counts. Streams: one file in memory at a time."""
+    """Validate every record of a raw day into ``out_dir``; returns the counts.
+
+    Streams: one raw file in memory at a time."""
     files = day_files(day_dir)
     counts = {"files": len(files), "records": 0, "valid": 0, "invalid": 0, "parse_errors": 0}
-    outputs = _Outputs(out_dir)
-    try:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        streams = [stack.enter_context(open(out_dir / f"{name}.jsonl", "w", encoding="utf-8"))
+                   for name in ("valid", "list_ids", "rejects")]
+        outputs = _Outputs(*streams)
         for done, raw_file in enumerate(files, start=1):
             _validate_file(raw_file, outputs, counts)
             progress(done, len(files), counts)
-    finally:
-        outputs.close()
     return counts
 
 
@@ -132,7 +134,8 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
             ) from None
         counts["parse_errors"] += 1
         text = raw_file.path.read_bytes().decode("utf-8", errors="replace")
-        outputs.write(outputs.rejects, reject_row(raw_file, None, PARSE_ERROR, [f"$: not valid JSON: {error}"], text, None))
+        reject = reject_row(raw_file, None, PARSE_ERROR, [f"$: not valid JSON: {error}"], text, None)
+        outputs.write(outputs.rejects, reject)
         return
     validator = validator_for(SCHEMAS[raw_file.kind])
     for index, record in enumerate(records):
@@ -146,4 +149,5 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
             outputs.write(outputs.rejects, reject_row(raw_file, index, VALIDATION_ERROR, reasons, record, agent_id))
         else:
             counts["valid"] += 1
-            outputs.write(outputs.valid, {"kind": raw_file.kind, "file_seq": raw_file.seq, "pos": index, "record": record})
+            valid = {"kind": raw_file.kind, "file_seq": raw_file.seq, "pos": index, "record": record}
+            outputs.write(outputs.valid, valid)

@@ -7,7 +7,7 @@ import subprocess
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
 
-_session = None
+_sessions = {}  # at most one: the process's session
 
 
 class JavaMissingError(RuntimeError):
@@ -29,7 +29,7 @@ def check_java() -> None:
     java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
     if not java or not os.path.exists(java):
         raise JavaMissingError("Java 17+ is required by Spark and was not found: install a JDK 17+ or set JAVA_HOME")
-    result = subprocess.run([java, "-version"], capture_output=True, text=True)
+    result = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
     major = java_major_version(result.stderr + result.stdout)
     if major is not None and major < 17:
         raise JavaMissingError(f"Java 17+ is required by Spark; {java} is Java {major}")
@@ -37,8 +37,7 @@ def check_java() -> None:
 
 def get_spark(conf: dict):
     """The process's SparkSession, started on first call with ``conf`` (``master`` plus any ``spark.*`` keys)."""
-    global _session
-    if _session is None:
+    if "session" not in _sessions:
         check_java()
         from pyspark.sql import SparkSession
 
@@ -52,6 +51,6 @@ def get_spark(conf: dict):
         builder = builder.config("spark.sql.session.timeZone", "UTC")
         for key, value in conf.items():
             builder = builder.config(key, value)
-        _session = builder.getOrCreate()
-        _session.sparkContext.setLogLevel(log_level)
-    return _session
+        _sessions["session"] = builder.getOrCreate()
+        _sessions["session"].sparkContext.setLogLevel(log_level)
+    return _sessions["session"]

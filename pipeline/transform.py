@@ -95,7 +95,8 @@ def filter_latest_per_agent(agents: DataFrame) -> DataFrame:
     )
     return (
         agents
-        .withColumn("extra_of_kind", (F.row_number().over(by_agent_and_kind.orderBy("file_seq", "pos")) > 1).cast("int"))
+        .withColumn("extra_of_kind", (F.row_number().over(by_agent_and_kind.orderBy("file_seq", "pos")) > 1)
+                    .cast("int"))
         .withColumn("duplicates", F.sum("extra_of_kind").over(by_agent))
         .withColumn("rank", F.row_number().over(latest_first))
         .where(F.col("rank") == 1)

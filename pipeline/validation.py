@@ -1,7 +1,7 @@
 """JSON Schema validation of single Freshdesk agent records: pure functions, no I/O but the schema files."""
 import json
 import re
-from functools import lru_cache
+from functools import cache
 
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
@@ -27,7 +27,7 @@ def _format_checker() -> FormatChecker:
     return checker
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator_for(schema_name: str) -> Draft202012Validator:
     """A validator for one schema file, with every schema of the folder available to ``$ref``."""
     schemas = {
@@ -52,15 +52,16 @@ BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 
 def readable_agent_id(record):
-    """The record's id as an int when it can be read as one (``123``, ``"123"``, ``123.0``) and fits a BIGINT, else None."""
+    """The record's id as an int when it can be read as one (``123``, ``"123"``, ``123.0``) and fits a BIGINT.
+
+    None otherwise."""
     value = record.get("id") if isinstance(record, dict) else None
     if isinstance(value, bool):
         number = None
     elif isinstance(value, int):
         number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+    elif (isinstance(value, float) and value.is_integer()) or (
+            isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value)):
         number = int(value)
     else:
         number = None

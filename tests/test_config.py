@@ -26,7 +26,8 @@ def test_environment_overrides_luigi_cfg():
                  "[spark]\nmaster = local[1]\nspark.sql.shuffle.partitions = 3\n")
     assert load_settings(cfg, environ={}).raw_root.as_posix() == "/cfg/raw"
     settings = load_settings(cfg, environ={"PIPELINE_RAW_ROOT": "/env/raw", "PIPELINE_PG_DSN": "host=env"})
-    assert (settings.raw_root.as_posix(), settings.output_root.as_posix(), settings.dsn) == ("/env/raw", "/cfg/out", "host=env")
+    assert (settings.raw_root.as_posix(), settings.output_root.as_posix(), settings.dsn) == (
+        "/env/raw", "/cfg/out", "host=env")
     assert settings.spark_conf == {"master": "local[1]", "spark.sql.shuffle.partitions": "3"}
 
 

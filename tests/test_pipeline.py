@@ -10,7 +10,6 @@ import time
 
 import luigi
 import psycopg2
-import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from conftest import FIXTURES, REPO, query
@@ -49,7 +48,8 @@ def history(dsn, day):
 
 
 def cli(*args, env):
-    return subprocess.run(LUIGI + list(args), cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(LUIGI + list(args), cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
 
 
 def cli_env(**settings):
@@ -72,7 +72,8 @@ def test_fixture_days_deactivate_the_agents_missing_from_the_list(pipeline_env):
     assert sorted(day1) == sorted(day2) == list(range(11200000001, 11200000007))
     assert [a for a, active in sorted(day1.items()) if not active] == [11200000003]
     assert [a for a, active in sorted(day2.items()) if not active] == [11200000003, 11200000004, 11200000006]
-    agents = {r[0]: r[1:] for r in query(dsn, "select agent_id, status, deactivated, sync_date, sync_day, source from agents")}
+    agents = {r[0]: r[1:] for r in query(
+        dsn, "select agent_id, status, deactivated, sync_date, sync_day, source from agents")}
     assert agents[11200000004] == ("inactive", True, DAY2, "2024-01-02", "api")
     assert agents[11200000001] == ("active", False, DAY2, "2024-01-02", "api")
     assert query(dsn, "select sync_date, count(*) from stg_agents group by 1 order by 1") == [(DAY1, 6), (DAY2, 6)]
@@ -245,5 +246,6 @@ def test_a_range_loads_missing_days_and_checks_them_in_one_query(pipeline_env):
     dsn = pipeline_env["dsn"]
     assert SnapshotHistory.bulk_complete([DAY1, DAY2]) == []  # before any schema exists
     run(RangeDaily(of=SnapshotHistory, start=DAY1, stop=DAY2 + datetime.timedelta(days=1)))
-    assert query(dsn, "select sync_date, count(*) from agent_status_history group by 1 order by 1") == [(DAY1, 6), (DAY2, 6)]
+    assert query(dsn, "select sync_date, count(*) from agent_status_history group by 1 order by 1") == [
+        (DAY1, 6), (DAY2, 6)]
     assert SnapshotHistory.bulk_complete([DAY1, DAY2, datetime.date(2024, 1, 3)]) == [DAY1, DAY2]
