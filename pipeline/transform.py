@@ -79,6 +79,12 @@ def filter_quarantined(agents: DataFrame, list_ids: DataFrame) -> DataFrame:
     return agents.join(quarantined, "agent_id", "left_anti")
 
 
+def rfc3339_timestamp(column: Column) -> Column:
+    """An RFC 3339 string as a Spark timestamp, for ordering. Spark's parser needs upper-case ``T``/``Z``
+    and knows no leap second: ``23:59:60`` orders as ``23:59:59``. Invalid or null input gives null."""
+    return F.to_timestamp(F.regexp_replace(F.upper(column), r"(T\d\d:\d\d):60", "$1:59"))
+
+
 def filter_latest_per_agent(agents: DataFrame) -> DataFrame:
     """Keep one record per agent: latest ``updated_at`` (null lowest), then the list record,
     then the later file, then the later position in the file.
@@ -88,7 +94,7 @@ def filter_latest_per_agent(agents: DataFrame) -> DataFrame:
     by_agent = Window.partitionBy("agent_id")
     by_agent_and_kind = Window.partitionBy("agent_id", "kind")
     latest_first = by_agent.orderBy(
-        F.to_timestamp("updated_at").desc_nulls_last(),
+        rfc3339_timestamp(F.col("updated_at")).desc_nulls_last(),
         (F.col("kind") == F.lit("list")).desc(),
         F.col("file_seq").desc(),
         F.col("pos").desc(),

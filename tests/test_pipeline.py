@@ -249,3 +249,18 @@ def test_a_range_loads_missing_days_and_checks_them_in_one_query(pipeline_env):
     assert query(dsn, "select sync_date, count(*) from agent_status_history group by 1 order by 1") == [
         (DAY1, 6), (DAY2, 6)]
     assert SnapshotHistory.bulk_complete([DAY1, DAY2, datetime.date(2024, 1, 3)]) == [DAY1, DAY2]
+
+
+def test_the_bundled_sample_shows_every_case(pipeline_env, monkeypatch):
+    dsn, day3 = pipeline_env["dsn"], datetime.date(2024, 1, 3)
+    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(REPO / "data" / "raw"))
+    run_days(DAY1, DAY2, day3)
+    assert history(dsn, DAY2)[11200000004] is False and history(dsn, day3)[11200000004] is True  # reactivated
+    assert 11200000005 not in history(dsn, day3)  # quarantined: its list record on page 2 is invalid
+    assert query(dsn, "select sync_date from agents where agent_id = 11200000005") == [(DAY2,)]
+    assert query(dsn, "select job_title, status from agents where agent_id in (11200000001, 11200000007)"
+                      " order by agent_id") == [("Support Team Lead", "active"), ('Support "Tier 2"\tAPAC', "active")]
+    assert query(dsn, "select agent_id, error_type from agent_pipeline_errors order by agent_id") == [
+        (11200000005, "VALIDATION_ERROR"), (11200000008, "VALIDATION_ERROR")]
+    summary = json.loads((pipeline_env["output_root"] / "transformed/2024-01-03/summary.json").read_text())
+    assert summary == {"staged": 6, "duplicates_resolved": 1, "deactivated": 2}  # 1-4, 6, 7; 3 and 6 inactive

@@ -11,6 +11,7 @@ from pipeline.transform import (
     copy_text_field,
     filter_latest_per_agent,
     filter_quarantined,
+    rfc3339_timestamp,
     staged_agents,
     to_copy_text,
     with_deactivation,
@@ -69,6 +70,20 @@ def test_latest_updated_at_wins_and_null_is_lowest(spark):
     )
     assert rows[1].name == "new"
     assert rows[2].name == "dated"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2024-01-02T10:00:00Z", "2024-01-02 10:00:00.000"),
+    ("2024-01-02t10:00:00z", "2024-01-02 10:00:00.000"),
+    ("2024-01-02T10:00:00.5+05:30", "2024-01-02 04:30:00.500"),
+    ("2024-01-02T23:59:60Z", "2024-01-02 23:59:59.000"),
+    ("not a time", None),
+    (None, None),
+])
+def test_rfc3339_timestamp(spark, text, expected):
+    df = spark.createDataFrame([(text,)], "v string")
+    as_utc = F.date_format(rfc3339_timestamp(F.col("v")), "yyyy-MM-dd HH:mm:ss.SSS")  # session time zone: UTC
+    assert df.select(as_utc.alias("t")).first().t == expected
 
 
 def test_a_tie_goes_to_the_list_record_then_later_file_then_later_position(spark):
