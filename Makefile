@@ -23,10 +23,10 @@ test: install
 
 # psql on the embedded server (or on PIPELINE_PG_DSN when set)
 psql: install
-	$(BIN)/python -m pipeline.database psql
+	$(BIN)/python -m pipeline.localdb psql
 
 stop-db: install
-	$(BIN)/python -m pipeline.database stop
+	$(BIN)/python -m pipeline.localdb stop
 
 clean: stop-db
 	rm -rf output

@@ -2,10 +2,12 @@
 
     luigi --module pipeline SnapshotHistory --sync-date 2024-01-02
 """
+import logging
 import sys
 
 import luigi
 
+from pipeline.errors import OneLineErrors
 from pipeline.tasks import (  # noqa: F401  (luigi --module pipeline finds the tasks here)
     LoadStaging,
     RawAgentsDay,
@@ -28,3 +30,4 @@ def prefer_named_scheduler(argv, config) -> bool:
 
 
 prefer_named_scheduler(sys.argv, luigi.configuration.get_config())
+logging.getLogger("luigi-interface").addFilter(OneLineErrors())

@@ -1,11 +1,6 @@
-"""PostgreSQL: which server (a DSN, or the embedded one under the output root), the schema, and luigi markers.
-
-Run ``python -m pipeline.database uri|psql|stop`` to reach the embedded server.
-"""
+"""PostgreSQL: which server (a DSN, or the embedded one under the output root), the schema, and luigi markers."""
 import logging
 import re
-import subprocess
-import sys
 import warnings
 from contextlib import closing
 from pathlib import Path
@@ -13,6 +8,7 @@ from pathlib import Path
 import psycopg2
 from luigi.contrib.postgres import PostgresTarget
 
+from pipeline.errors import PipelineError
 from pipeline.resources import read_sql, schema_migration_files
 
 logger = logging.getLogger("luigi-interface.pipeline")
@@ -36,16 +32,23 @@ def embedded_server(output_root: Path):
     It keeps running after the process exits, so later runs and ``psql`` reach it at once;
     ``python -m pipeline.database stop`` stops it.
     """
-    pgdata = (output_root / EMBEDDED_DIR).resolve()
+    pgdata = embedded_data_dir(output_root)
     if pgdata not in _embedded:
-        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; /tmp is fine
-            warnings.simplefilter("ignore")
-            import pgserver
-
         pgdata.mkdir(parents=True, exist_ok=True)
         logger.info("Using the embedded PostgreSQL in %s", pgdata)
-        _embedded[pgdata] = pgserver.get_server(pgdata, cleanup_mode=None)
+        _embedded[pgdata] = import_pgserver().get_server(pgdata, cleanup_mode=None)
     return _embedded[pgdata]
+
+
+def embedded_data_dir(output_root: Path) -> Path:
+    return (output_root / EMBEDDED_DIR).resolve()
+
+
+def import_pgserver():
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; /tmp is fine
+        warnings.simplefilter("ignore")
+        import pgserver
+    return pgserver
 
 
 def database_dsn(settings) -> str:
@@ -53,11 +56,16 @@ def database_dsn(settings) -> str:
     return settings.dsn or embedded_server(settings.output_root).get_uri()
 
 
+class DatabaseUnavailable(PipelineError):
+    """The server cannot be reached; the message names it, without its password."""
+
+
 def connect(dsn: str):
     try:
         connection = psycopg2.connect(dsn)
     except psycopg2.OperationalError as error:
-        raise ConnectionError(f"cannot connect to PostgreSQL at {redact(dsn)}: {redact(str(error)).strip()}") from None
+        reason = redact(str(error)).strip()
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {redact(dsn)}: {reason}") from None
     connection.set_client_encoding("UTF8")
     return connection
 
@@ -109,41 +117,3 @@ class MarkerTarget(PostgresTarget):
 
     def create_marker_table(self):
         """The table is created with the rest of the schema, before any task runs."""
-
-
-def psql_executable() -> str:
-    """The machine's psql, else the one that ships with the embedded server."""
-    import shutil
-
-    if shutil.which("psql"):
-        return "psql"
-    from pgserver._commands import POSTGRES_BIN_PATH
-
-    return str(POSTGRES_BIN_PATH / "psql")
-
-
-def main(argv) -> int:
-    from pipeline.config import load_settings
-
-    command = argv[1] if len(argv) > 1 else "uri"
-    settings = load_settings()
-    if command == "stop":
-        import pgserver
-
-        pgdata = (settings.output_root / EMBEDDED_DIR).resolve()
-        if (pgdata / "PG_VERSION").exists():
-            pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
-            print(f"stopped the embedded PostgreSQL in {pgdata}")
-        return 0
-    dsn = database_dsn(settings)
-    if command == "uri":
-        print(redact(dsn))
-        return 0
-    if command == "psql":
-        return subprocess.call([psql_executable(), dsn, *argv[2:]])
-    print("usage: python -m pipeline.database [uri|psql [ARGS…]|stop]", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.errors import PipelineError
 from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, readable_agent_id, validator_for, violations
 
 LIST = "list"
@@ -28,7 +29,7 @@ VALIDATION_ERROR = "VALIDATION_ERROR"
 PARSE_ERROR = "PARSE_ERROR"
 
 
-class RawInputError(Exception):
+class RawInputError(PipelineError):
     """The day's raw input cannot be loaded safely; the message names the file."""
 
 

@@ -5,13 +5,15 @@ import re
 import shutil
 import subprocess
 
+from pipeline.errors import PipelineError
+
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
 
 _sessions = {}  # at most one: the process's session
 
 
-class JavaMissingError(RuntimeError):
-    pass
+class JavaMissingError(PipelineError):
+    """No Java, or one older than 17."""
 
 
 def java_major_version(version_text: str):

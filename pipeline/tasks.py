@@ -8,9 +8,10 @@ import luigi
 
 from pipeline.config import load_settings
 from pipeline.database import MarkerTarget, database_dsn, ensure_schema, existing_markers
-from pipeline.raw import RawInputError, validate_day
+from pipeline.errors import PipelineError
+from pipeline.raw import validate_day
 from pipeline.resources import read_sql
-from pipeline.spark import JavaMissingError
+from pipeline.tables import ERROR_COLUMNS, STAGING_COLUMNS
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
 
@@ -23,7 +24,7 @@ class DayTask(luigi.Task):
         return load_settings()
 
     def on_failure(self, exception):
-        if isinstance(exception, (RawInputError, ConnectionError, JavaMissingError)):
+        if isinstance(exception, PipelineError):
             return f"{type(exception).__name__}: {exception}"  # the message says it all; no traceback
         return super().on_failure(exception)
 
@@ -149,8 +150,6 @@ class LoadStaging(DatabaseDayTask):
         return TransformAgents(self.sync_date)
 
     def write(self, cursor):
-        from pipeline.transform import ERROR_COLUMNS, STAGING_COLUMNS
-
         transformed = Path(self.input().path)
         self.execute_sql_file(cursor, "006_delete_staged_day.sql")
         self.execute_sql_file(cursor, "007_delete_day_errors.sql")

@@ -11,6 +11,8 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from pipeline.tables import ERROR_COLUMNS, STAGING_COLUMNS
+
 SOURCE = "api"
 
 CONTACT = T.StructType([T.StructField(name, T.StringType()) for name in (
@@ -47,15 +49,6 @@ REJECTS = T.StructType([
     T.StructField("error_message", T.StringType()),
     T.StructField("raw_record", T.StringType()),
 ])
-
-# Column order of the COPY files: LoadStaging names the same columns in its COPY statements.
-STAGING_COLUMNS = (
-    "agent_id", "email", "name", "job_title", "language", "mobile", "phone", "time_zone",
-    "available", "deactivated", "status", "focus_mode", "agent_operational_status",
-    "last_active_at", "created_at", "updated_at", "sync_day", "source", "sync_date",
-)
-ERROR_COLUMNS = ("agent_id", "sync_date", "source_file", "record_index", "error_type", "error_message", "raw_record")
-
 
 def with_flat_record(records: DataFrame) -> DataFrame:
     """One column per staging field: ``record.*`` and ``record.contact.*`` lifted to the top level."""

@@ -1,5 +1,7 @@
 """Shared fixtures: a real local SparkSession, a real PostgreSQL server and a fresh database per test."""
 import os
+import subprocess
+import sys
 import uuid
 from contextlib import closing
 from pathlib import Path
@@ -12,6 +14,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "freshdesk-agents"
 # The two real-shaped fixture days; the bundled sample carries identical copies of them.
 FIXTURES = SHARED_FIXTURES if SHARED_FIXTURES.is_dir() else REPO / "data" / "raw"
+
+LUIGI = [os.path.join(os.path.dirname(sys.executable), "luigi"), "--module", "pipeline"]
 
 TEST_SPARK_CONF = {
     "master": "local[2]",
@@ -81,3 +85,16 @@ def query(dsn, sql, params=None):
     with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def cli_env(**settings):
+    """The environment of a command-line run: this one, with PIPELINE_<NAME> set from ``settings`` only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+    env.update({f"PIPELINE_{k.upper()}": str(v) for k, v in settings.items()})
+    return env
+
+
+def cli(*args, env):
+    """``luigi --module pipeline ARGS`` from the repository root, as a user runs it."""
+    return subprocess.run(LUIGI + list(args), cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)

@@ -5,7 +5,7 @@ import pytest
 
 from pipeline import prefer_named_scheduler
 from pipeline.config import load_settings
-from pipeline.database import connect, redact
+from pipeline.database import DatabaseUnavailable, connect, redact
 from pipeline.spark import JavaMissingError, check_java, java_major_version
 
 
@@ -47,7 +47,7 @@ def test_redact(dsn, expected):
 
 
 def test_a_failed_connection_names_the_server_but_not_the_password():
-    with pytest.raises(ConnectionError) as failure:
+    with pytest.raises(DatabaseUnavailable) as failure:
         connect("postgresql://etl:s3cret@127.0.0.1:9/wh?connect_timeout=2")
     assert "127.0.0.1:9" in str(failure.value)
     assert "s3cret" not in str(failure.value)

@@ -11,8 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import FIXTURES
-from test_pipeline import cli, cli_env
+from conftest import FIXTURES, cli, cli_env
 
 DAY_TASKS = {"ValidateRaw", "TransformAgents", "LoadStaging", "UpsertAgents", "SnapshotHistory"}
 

@@ -12,12 +12,11 @@ import luigi
 import psycopg2
 from luigi.execution_summary import LuigiStatusCode
 
-from conftest import FIXTURES, REPO, query
+from conftest import FIXTURES, LUIGI, REPO, cli, cli_env, query
 from pipeline import LoadStaging, SnapshotHistory
-from pipeline.transform import STAGING_COLUMNS
+from pipeline.tables import STAGING_COLUMNS
 
 DAY1, DAY2 = datetime.date(2024, 1, 1), datetime.date(2024, 1, 2)
-LUIGI = [os.path.join(os.path.dirname(sys.executable), "luigi"), "--module", "pipeline"]
 DATA_COLUMNS = ", ".join(STAGING_COLUMNS)  # every column but ingested_at, which records when a row was loaded
 
 
@@ -45,17 +44,6 @@ def tables(dsn):
 
 def history(dsn, day):
     return dict(query(dsn, "select agent_id, is_active from agent_status_history where sync_date = %s", (day,)))
-
-
-def cli(*args, env):
-    return subprocess.run(LUIGI + list(args), cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-                          check=False)
-
-
-def cli_env(**settings):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
-    env.update({f"PIPELINE_{k.upper()}": str(v) for k, v in settings.items()})
-    return env
 
 
 def copy_fixture_days(tmp_path):
@@ -215,12 +203,12 @@ def test_cli_loads_a_day_into_the_embedded_server_and_a_repeat_starts_no_spark(t
         assert second.returncode == 0, second.stderr[-3000:]
         assert "Starting Spark session" not in second.stderr
         assert "Did not run any tasks" in second.stderr
-        uri = subprocess.run([sys.executable, "-m", "pipeline.database", "uri"], cwd=REPO, env=env,
+        uri = subprocess.run([sys.executable, "-m", "pipeline.localdb", "uri"], cwd=REPO, env=env,
                              capture_output=True, text=True, check=True).stdout.strip()
         assert str(tmp_path / "output" / "pgdata") in uri
         assert query(uri, "select count(*), count(*) filter (where is_active) from agent_status_history") == [(6, 3)]
     finally:
-        subprocess.run([sys.executable, "-m", "pipeline.database", "stop"], cwd=REPO, env=env, check=True)
+        subprocess.run([sys.executable, "-m", "pipeline.localdb", "stop"], cwd=REPO, env=env, check=True)
 
 
 def test_cli_exits_non_zero_naming_a_missing_day(tmp_path, database):
@@ -236,7 +224,8 @@ def test_cli_exits_non_zero_naming_a_broken_list_page(tmp_path, database):
     env = cli_env(raw_root=raw, output_root=tmp_path / "output", pg_dsn=database)
     result = cli("SnapshotHistory", "--sync-date", "2024-01-02", env=env)
     assert result.returncode == 30  # [retcode] task_failed
-    assert f"{raw / '2024-01-02/agents/1.json'}: list page is not valid JSON" in result.stderr
+    assert f"RawInputError: {raw / '2024-01-02/agents/1.json'}: list page is not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr  # one clear line, not a stack trace
     assert not (tmp_path / "output" / "validated" / "2024-01-02").exists()  # nothing half-done
 
 
