@@ -2,16 +2,21 @@
 
     luigi --module pipeline SnapshotHistory --sync-date 2024-01-02
 """
+import atexit
 import logging
 import sys
+from pathlib import Path
 
 import luigi
 
 from pipeline.errors import OneLineErrors
+from pipeline.summary import print_run_summary
 from pipeline.tasks import (  # noqa: F401  (luigi --module pipeline finds the tasks here)
     LoadStaging,
     RawAgentsDay,
+    Reprocess,
     SnapshotHistory,
+    StatusReport,
     TransformAgents,
     UpsertAgents,
     ValidateRaw,
@@ -31,3 +36,5 @@ def prefer_named_scheduler(argv, config) -> bool:
 
 prefer_named_scheduler(sys.argv, luigi.configuration.get_config())
 logging.getLogger("luigi-interface").addFilter(OneLineErrors())
+if Path(sys.argv[0]).name == "luigi":  # a command-line run ends with the pipeline's own summary
+    atexit.register(print_run_summary)

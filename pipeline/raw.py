@@ -112,7 +112,7 @@ def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dic
 
     Streams: one raw file in memory at a time."""
     files = day_files(day_dir)
-    counts = {"files": len(files), "records": 0, "valid": 0, "invalid": 0, "parse_errors": 0}
+    counts = {"files_read": len(files), "records_read": 0, "records_valid": 0, "records_invalid": 0, "parse_errors": 0}
     out_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         streams = [stack.enter_context(open(out_dir / f"{name}.jsonl", "w", encoding="utf-8"))
@@ -140,15 +140,15 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
         return
     validator = validator_for(SCHEMAS[raw_file.kind])
     for index, record in enumerate(records):
-        counts["records"] += 1
+        counts["records_read"] += 1
         reasons = violations(record, validator)
         agent_id = readable_agent_id(record)
         if raw_file.kind == LIST and agent_id is not None:
             outputs.write(outputs.list_ids, {"agent_id": agent_id, "valid": not reasons})
         if reasons:
-            counts["invalid"] += 1
+            counts["records_invalid"] += 1
             outputs.write(outputs.rejects, reject_row(raw_file, index, VALIDATION_ERROR, reasons, record, agent_id))
         else:
-            counts["valid"] += 1
+            counts["records_valid"] += 1
             valid = {"kind": raw_file.kind, "file_seq": raw_file.seq, "pos": index, "record": record}
             outputs.write(outputs.valid, valid)

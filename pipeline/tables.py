@@ -1,4 +1,4 @@
-"""The columns the transform writes and LoadStaging copies, in COPY order."""
+"""Column lists shared by the Python side: COPY order of the transform's files, and the run counts."""
 
 STAGING_COLUMNS = (
     "agent_id", "email", "name", "job_title", "language", "mobile", "phone", "time_zone",
@@ -6,3 +6,10 @@ STAGING_COLUMNS = (
     "last_active_at", "created_at", "updated_at", "sync_day", "source", "sync_date",
 )
 ERROR_COLUMNS = ("agent_id", "sync_date", "source_file", "record_index", "error_type", "error_message", "raw_record")
+
+# The counts a task may record in agent_pipeline_runs (sql/006_create_agent_pipeline_runs.sql).
+RUN_COUNTS = (
+    "files_read", "records_read", "records_valid", "records_invalid", "parse_errors", "duplicates_resolved",
+    "agents_staged", "agents_active", "agents_deactivated", "agents_reactivated", "staging_rows", "error_rows",
+    "rows_inserted", "rows_updated", "rows_unchanged", "history_rows",
+)

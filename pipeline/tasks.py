@@ -1,14 +1,18 @@
-"""The daily graph: RawAgentsDay → ValidateRaw → TransformAgents → LoadStaging → UpsertAgents → SnapshotHistory."""
+"""The daily graph: RawAgentsDay → ValidateRaw → TransformAgents → LoadStaging → UpsertAgents → SnapshotHistory,
+plus StatusReport (an HTML page per day) and Reprocess (forget days so that they load again)."""
+import datetime
 import json
 import logging
+import shutil
 from contextlib import closing
 from pathlib import Path
 
 import luigi
 
 from pipeline.config import load_settings
-from pipeline.database import MarkerTarget, database_dsn, ensure_schema, existing_markers
+from pipeline.database import MarkerTarget, connect, database_dsn, ensure_schema, existing_markers
 from pipeline.errors import PipelineError
+from pipeline.metrics import now, record_task_run
 from pipeline.raw import validate_day
 from pipeline.resources import read_sql
 from pipeline.tables import ERROR_COLUMNS, STAGING_COLUMNS
@@ -23,10 +27,27 @@ class DayTask(luigi.Task):
     def settings(self):
         return load_settings()
 
+    @property
+    def priority(self):
+        """Older days first, whatever order a range lists them in: each day's changes are measured
+        against the day before, and an interrupted backfill leaves a contiguous loaded range.
+        Positive: luigi raises a task's priority to that of its dependents (a range task has 0)."""
+        return 10_000_000 - self.sync_date.toordinal()
+
     def on_failure(self, exception):
         if isinstance(exception, PipelineError):
             return f"{type(exception).__name__}: {exception}"  # the message says it all; no traceback
         return super().on_failure(exception)
+
+    def report(self, message: str, percent=None) -> None:
+        """Status for luigid's visualizer, and the log."""
+        self.set_status_message(message)
+        if percent is not None:
+            self.set_progress_percentage(percent)
+        logger.info("%s: %s", self, message)
+
+    def record_run(self, cursor, started_at, counts: dict) -> None:
+        record_task_run(cursor, self.get_task_family(), self.sync_date, started_at, counts)
 
 
 class RawAgentsDay(luigi.ExternalTask):
@@ -53,11 +74,16 @@ class FileDayTask(DayTask):
         return luigi.LocalTarget(str(self.settings.output_dir(self.stage, self.sync_date)))
 
     def run(self):
+        started_at = now()
         with self.output().temporary_path() as tmp:
             counts = self.produce(Path(self.input().path), Path(tmp))
             (Path(tmp) / "summary.json").write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
-        logger.info("%s: %s", self, counts)
-        self.set_status_message(", ".join(f"{key}: {value:,}" for key, value in counts.items()))
+        dsn = database_dsn(self.settings)
+        ensure_schema(dsn)
+        with closing(connect(dsn)) as connection, connection.cursor() as cursor:
+            self.record_run(cursor, started_at, counts)
+            connection.commit()
+        self.report(", ".join(f"{key.replace('_', ' ')}: {value:,}" for key, value in counts.items()), 100)
 
     def produce(self, input_dir: Path, out_dir: Path) -> dict:
         raise NotImplementedError
@@ -75,9 +101,10 @@ class ValidateRaw(FileDayTask):
         return validate_day(input_dir, out_dir, progress=self._progress)
 
     def _progress(self, done_files, total_files, counts):
-        if done_files % 500 == 0 or done_files == total_files:
+        if done_files % 1000 == 0 or done_files == total_files:
+            records = counts["records_read"]
+            self.set_status_message(f"validated {done_files:,} of {total_files:,} files ({records:,} records)")
             self.set_progress_percentage(round(100 * done_files / total_files))
-            self.set_status_message(f"read {done_files:,} of {total_files:,} files; {counts['records']:,} records")
 
 
 class TransformAgents(FileDayTask):
@@ -92,7 +119,9 @@ class TransformAgents(FileDayTask):
         from pipeline.spark import get_spark
         from pipeline.transform import transform_day
 
+        self.report("starting Spark", 5)
         spark = get_spark(self.settings.spark_conf)
+        self.report("Spark: resolving duplicates and deactivations", 20)
         return transform_day(spark, input_dir, out_dir, self.sync_date)
 
 
@@ -114,20 +143,27 @@ class DatabaseDayTask(DayTask):
         return [task.sync_date for task in tasks if task.task_id in done]
 
     def run(self):
+        started_at = now()
         marker = self.output()
         ensure_schema(marker.dsn)
         with closing(marker.connect()) as connection:
             with connection.cursor() as cursor:
-                self.write(cursor)
+                counts = self.write(cursor)
+                self.record_run(cursor, started_at, counts)
             marker.touch(connection)  # mark as complete in the same transaction
             connection.commit()
+        self.report(", ".join(f"{key.replace('_', ' ')}: {value:,}" for key, value in counts.items()), 100)
 
-    def write(self, cursor) -> None:
+    def write(self, cursor) -> dict:
+        """The task's work, inside the transaction; returns its counts."""
         raise NotImplementedError
 
-    def execute_sql_file(self, cursor, file_name: str) -> int:
+    def execute_sql_file(self, cursor, file_name: str) -> dict:
+        """Run one statement of ``sql/`` for this day; returns its single result row, if it has one."""
         cursor.execute(read_sql(file_name), {"sync_date": self.sync_date})
-        return cursor.rowcount
+        if cursor.description is None:
+            return {}
+        return dict(zip((column.name for column in cursor.description), cursor.fetchone(), strict=True))
 
 
 def copy_files(cursor, table: str, columns, folder: Path) -> int:
@@ -151,13 +187,13 @@ class LoadStaging(DatabaseDayTask):
 
     def write(self, cursor):
         transformed = Path(self.input().path)
-        self.execute_sql_file(cursor, "006_delete_staged_day.sql")
-        self.execute_sql_file(cursor, "007_delete_day_errors.sql")
-        self.set_status_message("COPY staging rows")
+        self.execute_sql_file(cursor, "009_delete_staged_day.sql")
+        self.execute_sql_file(cursor, "009_delete_day_errors.sql")
+        self.report("COPY staging rows", 10)
         staged = copy_files(cursor, "stg_agents", STAGING_COLUMNS, transformed / "agents")
+        self.report(f"COPY {staged:,} staging rows done; COPY error rows", 80)
         errors = copy_files(cursor, "agent_pipeline_errors", ERROR_COLUMNS, transformed / "errors")
-        self.set_status_message(f"COPY {staged:,} staging rows, {errors:,} error rows")
-        logger.info("%s: copied %s staging rows and %s error rows", self, staged, errors)
+        return {"staging_rows": staged, "error_rows": errors}
 
 
 class UpsertAgents(DatabaseDayTask):
@@ -169,8 +205,8 @@ class UpsertAgents(DatabaseDayTask):
         return LoadStaging(self.sync_date)
 
     def write(self, cursor):
-        rows = self.execute_sql_file(cursor, "010_upsert_agents.sql")
-        self.set_status_message(f"upserted {rows:,} agents")
+        self.report("INSERT … ON CONFLICT into agents", 10)
+        return self.execute_sql_file(cursor, "010_upsert_agents.sql")
 
 
 class SnapshotHistory(DatabaseDayTask):
@@ -182,5 +218,69 @@ class SnapshotHistory(DatabaseDayTask):
         return UpsertAgents(self.sync_date)
 
     def write(self, cursor):
-        rows = self.execute_sql_file(cursor, "020_snapshot_history.sql")
-        self.set_status_message(f"wrote {rows:,} history rows")
+        self.report("writing the day's history rows", 10)
+        counts = self.execute_sql_file(cursor, "020_snapshot_history.sql")
+        return counts | self.execute_sql_file(cursor, "021_day_status_counts.sql")
+
+
+class StatusReport(DayTask):
+    """A self-contained HTML page about one loaded day: output/reports/<day>.html."""
+
+    def requires(self):
+        return SnapshotHistory(self.sync_date)
+
+    def output(self):
+        return luigi.LocalTarget(str(self.settings.output_root / "reports" / f"{self.sync_date.isoformat()}.html"))
+
+    def run(self):
+        from pipeline.report import gather_report, render_report
+
+        with closing(connect(database_dsn(self.settings))) as connection, connection.cursor() as cursor:
+            data = gather_report(cursor, self.sync_date)
+        with self.output().temporary_path() as tmp:
+            Path(tmp).write_text(render_report(data), encoding="utf-8")
+        self.report(f"wrote {self.output().path}", 100)
+
+
+class Reprocess(luigi.Task):
+    """Forgets the days [start, stop) so that the next run loads them again from their raw files.
+
+    Removes their file targets and reports, then deletes their markers in one transaction. A crash
+    in between leaves the days looking done (with their old tables), never half-loaded: run it again.
+    """
+
+    start = luigi.DateParameter(description="First day to re-process (inclusive).")
+    stop = luigi.DateParameter(description="Day after the last one to re-process (exclusive).")
+
+    DATABASE_TASKS = (LoadStaging, UpsertAgents, SnapshotHistory)
+    FILE_TASKS = (ValidateRaw, TransformAgents, StatusReport)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._done = False
+
+    def complete(self):
+        return self._done
+
+    def days(self) -> list[datetime.date]:
+        return [self.start + datetime.timedelta(days=n) for n in range((self.stop - self.start).days)]
+
+    def run(self):
+        days = self.days()
+        for task in (cls(sync_date=day) for cls in self.FILE_TASKS for day in days):
+            path = Path(task.output().path)
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        markers = [cls(sync_date=day) for cls in self.DATABASE_TASKS for day in days]
+        dsn = database_dsn(load_settings())
+        ensure_schema(dsn)
+        with closing(connect(dsn)) as connection, connection.cursor() as cursor:
+            cursor.execute("delete from table_updates where update_id = any(%s)", ([m.task_id for m in markers],))
+            deleted = cursor.rowcount
+            connection.commit()
+        self.set_status_message(f"forgot {len(days)} days ({deleted} markers)")
+        logger.info("Reprocess: forgot %s days from %s to %s (%s markers); the next run loads them again",
+                    len(days), self.start, self.stop - datetime.timedelta(days=1), deleted)
+        self._done = True

@@ -161,9 +161,8 @@ def transform_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_
         (read("rejects.jsonl", REJECTS).transform(with_sync_columns, sync_date)
          .transform(to_copy_text, ERROR_COLUMNS).write.text(str(out_dir / "errors")))
         totals = staged.agg(
-            F.count(F.lit(1)).alias("staged"),
+            F.count(F.lit(1)).alias("agents_staged"),
             F.coalesce(F.sum("duplicates"), F.lit(0)).alias("duplicates_resolved"),
-            F.count(F.when(F.col("deactivated"), 1)).alias("deactivated"),
         ).first()
     finally:
         staged.unpersist()

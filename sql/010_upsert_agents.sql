@@ -1,4 +1,4 @@
--- agents <- stg_agents for one sync date.
+-- agents <- stg_agents for one sync date; returns the rows inserted, updated and left unchanged.
 -- A row last written from a later sync date is left alone, so a backfill never regresses
 -- current state; a row whose values did not change is not rewritten.
 with staged as (
@@ -6,7 +6,9 @@ with staged as (
     select * from stg_agents
     where sync_date = %(sync_date)s
 
-)
+),
+
+upserted as (
 
 insert into agents (
     agent_id, email, name, job_title, language, mobile, phone, time_zone,
@@ -52,3 +54,12 @@ where agents.sync_date <= excluded.sync_date
         excluded.focus_mode, excluded.agent_operational_status, excluded.last_active_at,
         excluded.created_at, excluded.updated_at, excluded.sync_day, excluded.source, excluded.sync_date
     )
+returning (xmax = 0) as inserted
+
+)
+
+select
+    count(*) filter (where inserted) as rows_inserted,
+    count(*) filter (where not inserted) as rows_updated,
+    (select count(*) from staged) - count(*) as rows_unchanged
+from upserted

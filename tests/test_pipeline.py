@@ -199,6 +199,8 @@ def test_cli_loads_a_day_into_the_embedded_server_and_a_repeat_starts_no_spark(t
         first = cli("SnapshotHistory", "--sync-date", "2024-01-02", env=env)
         assert first.returncode == 0, first.stderr[-3000:]
         assert "Starting Spark session" in first.stderr
+        summary = first.stdout[first.stdout.index("===== Agents pipeline summary"):].splitlines()
+        assert summary[2].split() == ["2024-01-02", "10", "0", "0", "6", "3", "3", "0", "6", "0", "0", "6"]
         second = cli("SnapshotHistory", "--sync-date", "2024-01-02", env=env)
         assert second.returncode == 0, second.stderr[-3000:]
         assert "Starting Spark session" not in second.stderr
@@ -252,4 +254,4 @@ def test_the_bundled_sample_shows_every_case(pipeline_env, monkeypatch):
     assert query(dsn, "select agent_id, error_type from agent_pipeline_errors order by agent_id") == [
         (11200000005, "VALIDATION_ERROR"), (11200000008, "VALIDATION_ERROR")]
     summary = json.loads((pipeline_env["output_root"] / "transformed/2024-01-03/summary.json").read_text())
-    assert summary == {"staged": 6, "duplicates_resolved": 1, "deactivated": 2}  # 1-4, 6, 7; 3 and 6 inactive
+    assert summary == {"agents_staged": 6, "duplicates_resolved": 1}  # 1-4, 6 and 7

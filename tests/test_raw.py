@@ -22,7 +22,7 @@ def day(tmp_path):
 
 def test_a_fixture_day_is_all_valid(day, tmp_path):
     counts = validate_day(day, tmp_path / "out")
-    assert counts == {"files": 7, "records": 10, "valid": 10, "invalid": 0, "parse_errors": 0}
+    assert counts == {"files_read": 7, "records_read": 10, "records_valid": 10, "records_invalid": 0, "parse_errors": 0}
     valid = lines(tmp_path / "out" / "valid.jsonl")
     assert [(r["kind"], r["file_seq"], r["pos"]) for r in valid][:2] == [("list", 0, 0), ("list", 0, 1)]
     assert sorted(r["agent_id"] for r in lines(tmp_path / "out" / "list_ids.jsonl")) == [
@@ -83,7 +83,7 @@ def test_a_details_array_holds_many_agents(day, tmp_path):
     records = json.loads((day / "agents" / "1.json").read_text())
     (day / "agent_details" / "page-1.json").write_text(json.dumps(records))
     counts = validate_day(day, tmp_path / "out")
-    assert counts["valid"] == 8
+    assert counts["records_valid"] == 8
     assert [r["pos"] for r in lines(tmp_path / "out" / "valid.jsonl") if r["kind"] == "details"] == [0, 1, 2, 3]
 
 

@@ -1,0 +1,48 @@
+"""Run metrics: one ``agent_pipeline_runs`` row per task per sync date per run, and the end-of-run summary."""
+import datetime
+import uuid
+
+from pipeline.resources import read_sql
+from pipeline.tables import RUN_COUNTS
+
+# One command is one run; worker processes forked by luigi inherit it.
+RUN_ID = uuid.uuid4().hex[:12]
+
+SUMMARY_COLUMNS = (
+    ("sync_date", "sync date"), ("records_read", "records"), ("records_invalid", "invalid"),
+    ("duplicates_resolved", "duplicates"), ("agents_staged", "staged"), ("agents_active", "active"),
+    ("agents_deactivated", "inactive"), ("agents_reactivated", "reactivated"), ("rows_inserted", "inserted"),
+    ("rows_updated", "updated"), ("rows_unchanged", "unchanged"), ("history_rows", "history"),
+)
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def record_task_run(cursor, task: str, sync_date, started_at, counts: dict, run_id: str = RUN_ID) -> None:
+    """Insert (or, for a repeat within the same run, replace) a task's row of counts."""
+    unknown = set(counts) - set(RUN_COUNTS)
+    if unknown:
+        raise ValueError(f"{task} reports counts with no column in agent_pipeline_runs: {sorted(unknown)}")
+    row = dict.fromkeys(RUN_COUNTS) | counts
+    row.update(run_id=run_id, task=task, sync_date=sync_date, started_at=started_at)
+    cursor.execute(read_sql("030_record_task_run.sql"), row)
+
+
+def run_summary_rows(cursor, run_id: str = RUN_ID) -> list[dict]:
+    cursor.execute(read_sql("040_run_summary.sql"), {"run_id": run_id})
+    names = [column.name for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def format_summary(rows: list[dict], run_id: str = RUN_ID) -> str:
+    """A plain-text table, one line per sync date; '-' where no task of this run recorded the count."""
+    if not rows:
+        return ""
+    cells = [[title for _, title in SUMMARY_COLUMNS]]
+    cells += [["-" if row[key] is None else f"{row[key]:,}" if isinstance(row[key], int) else str(row[key])
+               for key, _ in SUMMARY_COLUMNS] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(SUMMARY_COLUMNS))]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)) for line in cells]
+    return "\n".join([f"===== Agents pipeline summary (run {run_id}) =====", *lines, ""])

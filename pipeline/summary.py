@@ -1,0 +1,27 @@
+"""The end-of-run summary a command-line run prints after luigi's execution summary."""
+import logging
+from contextlib import closing
+
+import psycopg2
+
+from pipeline.config import load_settings
+from pipeline.database import connect, database_dsn
+from pipeline.errors import PipelineError
+from pipeline.metrics import format_summary, run_summary_rows
+
+logger = logging.getLogger("luigi-interface.pipeline")
+
+
+def print_run_summary() -> None:
+    """Print this run's counts per sync date, if any task of it recorded some."""
+    try:
+        with closing(connect(database_dsn(load_settings()))) as connection, connection.cursor() as cursor:
+            rows = run_summary_rows(cursor)
+    except psycopg2.errors.UndefinedTable:  # nothing was ever loaded into this database
+        return
+    except (PipelineError, psycopg2.Error) as error:  # the run is over: a summary is never worth a traceback
+        logger.warning("No run summary: %s", error)
+        return
+    text = format_summary(rows)
+    if text:
+        print(text, flush=True)

@@ -1,0 +1,27 @@
+-- agent_pipeline_runs: one row per task per sync date per run (a run is one command).
+-- Each task fills the counts it knows; the others stay null.
+create table if not exists agent_pipeline_runs (
+    run_id text not null,
+    task text not null,
+    sync_date date not null,
+    started_at timestamptz not null,
+    finished_at timestamptz not null,
+    files_read integer,
+    records_read integer,
+    records_valid integer,
+    records_invalid integer,
+    parse_errors integer,
+    duplicates_resolved integer,
+    agents_staged integer,
+    agents_active integer,
+    agents_deactivated integer,
+    agents_reactivated integer,
+    staging_rows integer,
+    error_rows integer,
+    rows_inserted integer,
+    rows_updated integer,
+    rows_unchanged integer,
+    history_rows integer,
+    primary key (run_id, task, sync_date)
+);
+create index if not exists agent_pipeline_runs_sync_date on agent_pipeline_runs (sync_date);

@@ -1,0 +1,18 @@
+-- One row per sync date of a run: the counts its tasks recorded (each count comes from one task).
+select
+    sync_date,
+    max(records_read) as records_read,
+    max(records_invalid) as records_invalid,
+    max(duplicates_resolved) as duplicates_resolved,
+    max(agents_staged) as agents_staged,
+    max(agents_active) as agents_active,
+    max(agents_deactivated) as agents_deactivated,
+    max(agents_reactivated) as agents_reactivated,
+    max(rows_inserted) as rows_inserted,
+    max(rows_updated) as rows_updated,
+    max(rows_unchanged) as rows_unchanged,
+    max(history_rows) as history_rows
+from agent_pipeline_runs
+where run_id = %(run_id)s
+group by sync_date
+order by sync_date

@@ -1,0 +1,5 @@
+-- The latest recorded run of each task for the report's day.
+select distinct on (task) *
+from agent_pipeline_runs
+where sync_date = %(sync_date)s
+order by task, finished_at desc

@@ -1,0 +1,204 @@
+"""Operating the pipeline: run metrics, the summary, re-processing, ranges, status periods and the report."""
+import datetime
+import json
+import re
+import shutil
+from contextlib import closing
+
+import luigi
+import psycopg2
+import pytest
+from luigi.tools.range import RangeDaily
+from test_pipeline import DAY1, DAY2, copy_fixture_days, history, run, run_days, tables
+
+from conftest import FIXTURES, REPO, cli, cli_env, query
+from pipeline import Reprocess, SnapshotHistory, StatusReport
+from pipeline.database import ensure_schema
+from pipeline.metrics import RUN_ID, format_summary
+from pipeline.report import reason_group, render_report
+
+DAY3 = datetime.date(2024, 1, 3)
+
+
+def day(n):
+    return datetime.date(2024, 2, 1) + datetime.timedelta(days=n)
+
+
+def generated_days(tmp_path, count):
+    """``count`` raw days from 2024-02-01 on, alternating the two fixture days' contents."""
+    raw = tmp_path / "generated"
+    for n in range(count):
+        shutil.copytree(FIXTURES / (DAY1, DAY2)[n % 2].isoformat(), raw / day(n).isoformat())
+    return raw
+
+
+def test_status_periods_follow_dbt_snapshot_conventions(database):
+    ensure_schema(database)
+    d = [datetime.date(2024, 3, n) for n in range(1, 6)]
+    rows = [(1, d[0], True), (1, d[1], False), (1, d[2], False), (1, d[4], True),  # d[3] not recorded
+            (2, d[0], True), (2, d[1], True)]
+    with closing(psycopg2.connect(database)) as connection, connection.cursor() as cursor:
+        cursor.executemany("insert into agent_status_history values (%s, %s, %s)", rows)
+        connection.commit()
+    assert query(database, "select * from agent_status_periods order by agent_id, valid_from") == [
+        (1, True, d[0], d[1], False),
+        (1, False, d[1], d[4], False),  # a reactivation after a day with no record ends the period
+        (1, True, d[4], None, True),
+        (2, True, d[0], None, True),
+    ]
+
+
+def test_each_task_records_its_counts(pipeline_env, monkeypatch):
+    dsn = pipeline_env["dsn"]
+    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(REPO / "data" / "raw"))
+    run_days(DAY1, DAY2, DAY3)
+    runs = {(task, sync_date): counts for task, sync_date, *counts in query(
+        dsn, "select task, sync_date, files_read, records_read, records_valid, records_invalid, duplicates_resolved,"
+             " agents_staged, staging_rows, error_rows, rows_inserted, rows_updated, rows_unchanged,"
+             " agents_active, agents_deactivated, agents_reactivated, history_rows"
+             " from agent_pipeline_runs where run_id = %s and started_at <= finished_at", (RUN_ID,))}
+    assert len(runs) == 15
+    assert runs["ValidateRaw", DAY3][:4] == [10, 16, 14, 2]  # 2 list pages + 8 details files; 2 rejects
+    assert runs["TransformAgents", DAY3][4:6] == [1, 6]  # 1 duplicate; 6 staged (11200000005 quarantined)
+    assert runs["LoadStaging", DAY3][6:8] == [6, 2]
+    assert runs["UpsertAgents", DAY1][8:11] == [6, 0, 0]
+    assert runs["UpsertAgents", DAY3][8:11] == [1, 5, 0]  # 11200000007 is new
+    assert runs["SnapshotHistory", DAY2][11:] == [3, 3, 0, 6]
+    assert runs["SnapshotHistory", DAY3][11:] == [4, 2, 1, 6]  # 11200000004 is back
+
+
+def test_the_summary_is_a_table_per_day():
+    rows = [{"sync_date": DAY1, "records_read": 1200, "records_invalid": 0, "duplicates_resolved": None,
+             "agents_staged": 6, "agents_active": 5, "agents_deactivated": 1, "agents_reactivated": 0,
+             "rows_inserted": 6, "rows_updated": 0, "rows_unchanged": 0, "history_rows": 6}]
+    text = format_summary(rows, run_id="abc")
+    assert text.splitlines()[0] == "===== Agents pipeline summary (run abc) ====="
+    assert text.splitlines()[2].split() == ["2024-01-01", "1,200", "0", "-", "6", "5", "1", "0", "6", "0", "0", "6"]
+    assert format_summary([]) == ""
+
+
+def test_reprocess_reloads_a_corrected_day_without_regressing_later_days(pipeline_env, tmp_path, monkeypatch):
+    dsn = pipeline_env["dsn"]
+    raw = copy_fixture_days(tmp_path)
+    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
+    run_days(DAY1, DAY2)
+    agents_before = tables(dsn)["agents"]
+    day1_markers = query(dsn, "select * from table_updates where update_id like '%2024_01_01%' order by 1")
+
+    # the export of 2024-01-02 was wrong: 11200000002 had left and 11200000001 has a new title
+    page_path = raw / "2024-01-02/agents/1.json"
+    page = [r for r in json.loads(page_path.read_text()) if r["id"] != 11200000002]
+    for record in page:
+        if record["id"] == 11200000001:
+            record["contact"]["job_title"] = "Corrected Title"
+    page_path.write_text(json.dumps(page))
+    details_path = raw / "2024-01-02/agent_details/11200000001.json"
+    details = json.loads(details_path.read_text())
+    details["contact"]["job_title"] = "Corrected Title"
+    details_path.write_text(json.dumps(details))
+
+    reprocess = Reprocess(start=DAY2, stop=DAY2 + datetime.timedelta(days=1))
+    run(reprocess)
+    assert not SnapshotHistory(sync_date=DAY2).complete()
+    assert query(dsn, "select * from table_updates where update_id like '%2024_01_01%' order by 1") == day1_markers
+    run_days(DAY2)
+    assert query(dsn, "select job_title from stg_agents where agent_id = 11200000001 and sync_date = %s",
+                 (DAY2,)) == [("Corrected Title",)]
+    assert history(dsn, DAY2)[11200000002] is False
+    assert history(dsn, DAY1)[11200000002] is True
+    assert query(dsn, "select job_title from agents where agent_id = 11200000001") == [("Corrected Title",)]
+
+    # re-processing the older day never overwrites what 2024-01-02 wrote to agents
+    latest = tables(dsn)["agents"]
+    assert latest != agents_before
+    run(Reprocess(start=DAY1, stop=DAY2))
+    run_days(DAY1)
+    assert tables(dsn)["agents"] == latest
+
+
+def test_a_range_in_reverse_order_gives_the_same_agents(pipeline_env, tmp_path, monkeypatch, new_database):
+    raw = generated_days(tmp_path, 4)
+    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
+    run(RangeDaily(of=SnapshotHistory, start=day(0), stop=day(4)))
+    in_order = pipeline_env["dsn"]
+    started = [d for d, in query(in_order, "select sync_date from agent_pipeline_runs"
+                                           " where task = 'ValidateRaw' order by started_at")]
+    assert started == [day(0), day(1), day(2), day(3)]  # oldest first
+
+    newest_first = new_database()
+    monkeypatch.setenv("PIPELINE_PG_DSN", newest_first)
+    monkeypatch.setenv("PIPELINE_OUTPUT_ROOT", str(tmp_path / "output-reverse"))
+    for n in reversed(range(4)):  # one day per run: the only way to load newest first
+        run(RangeDaily(of=SnapshotHistory, start=day(n), stop=day(n + 1), reverse=True))
+    assert tables(newest_first) == tables(in_order)
+
+
+def test_two_workers_load_days_side_by_side(pipeline_env, tmp_path, new_database, monkeypatch):
+    raw = generated_days(tmp_path, 4)
+    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
+    run(RangeDaily(of=SnapshotHistory, start=day(0), stop=day(4)))
+    parallel = new_database()
+    env = cli_env(raw_root=raw, output_root=tmp_path / "output-parallel", pg_dsn=parallel)
+    result = cli("RangeDaily", "--of", "SnapshotHistory", "--start", day(0).isoformat(), "--stop",
+                 day(4).isoformat(), "--workers", "2", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert tables(parallel) == tables(pipeline_env["dsn"])
+    summary = result.stdout[result.stdout.index("===== Agents pipeline summary"):].splitlines()
+    assert [line.split()[0] for line in summary[2:6]] == [d.isoformat() for d in map(day, range(4))]
+    again = cli("RangeDaily", "--of", "SnapshotHistory", "--start", day(0).isoformat(), "--stop",
+                day(4).isoformat(), env=env)
+    assert again.returncode == 0 and "Starting Spark session" not in again.stderr
+    assert "Agents pipeline summary" not in again.stdout  # nothing ran, nothing to sum up
+
+
+@pytest.mark.parametrize("error_type, reason, group", [
+    ("VALIDATION_ERROR", "$.contact.email: 'x y' is not a 'email'", "$.contact.email: … is not a 'email'"),
+    ("VALIDATION_ERROR", "$.available: 'yes' is not of type 'null', 'boolean'",
+     "$.available: … is not of type 'null', 'boolean'"),
+    ("VALIDATION_ERROR", "$.contact.name: '' should be non-empty", "$.contact.name: … should be non-empty"),
+    ("VALIDATION_ERROR", "$.id: 0 is less than the minimum of 1", "$.id: … is less than the minimum of 1"),
+    ("VALIDATION_ERROR", "$: 'id' is a required property", "$: 'id' is a required property"),
+    ("PARSE_ERROR", "$: not valid JSON: Expecting value", "file is not valid JSON"),
+])
+def test_reason_group(error_type, reason, group):
+    assert reason_group(error_type, reason) == group
+
+
+def test_the_report_matches_the_database(pipeline_env, monkeypatch):
+    dsn = pipeline_env["dsn"]
+    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(REPO / "data" / "raw"))
+    run_days(DAY1, DAY2)
+    run(StatusReport(sync_date=DAY3))
+    page = (pipeline_env["output_root"] / "reports" / "2024-01-03.html").read_text()
+    assert "http" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing to fetch
+    history_counts = query(dsn, "select sync_date, count(*) filter (where is_active), count(*) filter"
+                                " (where not is_active) from agent_status_history group by 1 order by 1")
+    tooltips = re.findall(r"<title>(\d{4}-\d\d-\d\d): ([\d,]+) (active|inactive)</title>", page)
+    assert sorted((d, int(n), kind) for d, n, kind in tooltips) == sorted(
+        [(d.isoformat(), a, "active") for d, a, _ in history_counts]
+        + [(d.isoformat(), i, "inactive") for d, _, i in history_counts])
+    counts = dict(re.findall(r"<tr><th>([a-z ]+)</th><td class=n>([\d,]+)</td></tr>", page))
+    assert counts["agents active"] == "4" and counts["agents reactivated"] == "1"
+    assert counts["records invalid"] == str(query(dsn, "select count(*) from agent_pipeline_errors"
+                                                       " where sync_date = %s", (DAY3,))[0][0])
+    assert "Reactivated this day (1)" in page and "<code>11200000004</code> Mei Tanaka" in page
+    assert "Deactivated this day (0)" in page
+    errors = dict(re.findall(r"<tr><td><code>(.*?)</code></td><td class=n>(\d+)</td></tr>", page))
+    assert errors == {
+        "$.available: … is not of type &#x27;null&#x27;, &#x27;boolean&#x27;": "1",
+        "$.contact.email: … is not a &#x27;email&#x27;": "1",
+        "$.id: … is not of type &#x27;integer&#x27;": "1",
+        "$.updated_at: … is not a &#x27;date-time&#x27;": "1",
+    }
+
+
+def test_render_report_escapes_what_it_shows():
+    page = render_report({"sync_date": DAY1, "daily": [], "counts": {}, "errors": [("<b>", 1)],
+                          "deactivated": [{"agent_id": 1, "name": "<script>x</script>", "email": None}],
+                          "reactivated": []})
+    assert "<script>x" not in page and "&lt;script&gt;x" in page and "&lt;b&gt;" in page
+    assert "No loaded days yet." in page
+
+
+def test_luigi_picks_the_range_and_report_tasks_up():
+    assert luigi.task_register.Register.get_task_cls("Reprocess") is Reprocess
