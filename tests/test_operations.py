@@ -133,20 +133,23 @@ def test_a_range_in_reverse_order_gives_the_same_agents(pipeline_env, tmp_path, 
     assert tables(newest_first) == tables(in_order)
 
 
-def test_two_workers_load_days_side_by_side(pipeline_env, tmp_path, new_database, monkeypatch):
+def test_one_worker_starts_spark_once_and_two_workers_load_days_side_by_side(tmp_path, new_database):
     raw = generated_days(tmp_path, 4)
-    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
-    run(RangeDaily(of=SnapshotHistory, start=day(0), stop=day(4)))
-    parallel = new_database()
-    env = cli_env(raw_root=raw, output_root=tmp_path / "output-parallel", pg_dsn=parallel)
-    result = cli("RangeDaily", "--of", "SnapshotHistory", "--start", day(0).isoformat(), "--stop",
-                 day(4).isoformat(), "--workers", "2", env=env)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert tables(parallel) == tables(pipeline_env["dsn"])
-    summary = result.stdout[result.stdout.index("===== Agents pipeline summary"):].splitlines()
+    command = ["RangeDaily", "--of", "SnapshotHistory", "--start", day(0).isoformat(), "--stop", day(4).isoformat()]
+    serial, parallel = new_database(), new_database()
+    serial_env = cli_env(raw_root=raw, output_root=tmp_path / "output-serial", pg_dsn=serial)
+    one = cli(*command, env=serial_env)
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert one.stderr.count("Starting Spark session") == 1  # one SparkSession for every day of the range
+    summary = one.stdout[one.stdout.index("===== Agents pipeline summary"):].splitlines()
     assert [line.split()[0] for line in summary[2:6]] == [d.isoformat() for d in map(day, range(4))]
-    again = cli("RangeDaily", "--of", "SnapshotHistory", "--start", day(0).isoformat(), "--stop",
-                day(4).isoformat(), env=env)
+
+    two = cli(*command, "--workers", "2", env=cli_env(raw_root=raw, output_root=tmp_path / "output-parallel",
+                                                      pg_dsn=parallel))
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert tables(parallel) == tables(serial)
+
+    again = cli(*command, env=serial_env)
     assert again.returncode == 0 and "Starting Spark session" not in again.stderr
     assert "Agents pipeline summary" not in again.stdout  # nothing ran, nothing to sum up
 
