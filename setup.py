@@ -13,6 +13,7 @@ setup(
         "pyspark~=3.5.9",
         "psycopg2-binary~=2.9.13",
         "jsonschema~=4.26.0",
+        "fastjsonschema~=2.22.3",
         "rfc3339-validator~=0.1.4",
         "pgserver~=0.1.4",
     ],

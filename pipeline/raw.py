@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import PipelineError
-from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, readable_agent_id, validator_for, violations
+from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, check, readable_agent_id
 
 LIST = "list"
 DETAILS = "details"
@@ -138,10 +138,10 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
         reject = reject_row(raw_file, None, PARSE_ERROR, [f"$: not valid JSON: {error}"], text, None)
         outputs.write(outputs.rejects, reject)
         return
-    validator = validator_for(SCHEMAS[raw_file.kind])
+    schema = SCHEMAS[raw_file.kind]
     for index, record in enumerate(records):
         counts["records_read"] += 1
-        reasons = violations(record, validator)
+        reasons = check(record, schema)
         agent_id = readable_agent_id(record)
         if raw_file.kind == LIST and agent_id is not None:
             outputs.write(outputs.list_ids, {"agent_id": agent_id, "valid": not reasons})
@@ -150,5 +150,6 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
             outputs.write(outputs.rejects, reject_row(raw_file, index, VALIDATION_ERROR, reasons, record, agent_id))
         else:
             counts["records_valid"] += 1
+            record["id"] = agent_id  # 1.0 is a JSON Schema integer: written as 1 for Spark's bigint
             valid = {"kind": raw_file.kind, "file_seq": raw_file.seq, "pos": index, "record": record}
             outputs.write(outputs.valid, valid)

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from contextlib import closing
 from pathlib import Path
@@ -33,15 +34,16 @@ def spark():
 
 
 @pytest.fixture(scope="session")
-def pg_server_dsn(tmp_path_factory):
-    """PIPELINE_TEST_DSN when set, else an embedded PostgreSQL in a temporary folder."""
+def pg_server_dsn():
+    """PIPELINE_TEST_DSN when set, else an embedded PostgreSQL in a temporary folder of its own
+    (not pytest's: pytest removes old ones, even while another session still uses them)."""
     dsn = os.environ.get("PIPELINE_TEST_DSN")
     if dsn:
         yield dsn
         return
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="agents-test-pg-")), cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
 

@@ -102,3 +102,12 @@ def test_a_day_without_list_pages_is_refused(day):
 
 def test_files_come_in_natural_order():
     assert sorted(["10.json", "9.json", "1.json"], key=natural_key) == ["1.json", "9.json", "10.json"]
+
+
+def test_an_integral_float_id_is_valid_and_written_as_an_integer(day, tmp_path):
+    page = json.loads((day / "agents" / "1.json").read_text())
+    page[0]["id"] = float(page[0]["id"])
+    (day / "agents" / "1.json").write_text(json.dumps(page))
+    assert validate_day(day, tmp_path / "out")["records_invalid"] == 0
+    first = (tmp_path / "out" / "valid.jsonl").read_text().splitlines()[0]
+    assert f'"id":{int(page[0]["id"])},' in first

@@ -3,9 +3,19 @@ import copy
 import json
 
 import pytest
+from fastjsonschema import JsonSchemaValueException
 
+from bench.synth import INVALID_KINDS
 from conftest import FIXTURES
-from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, readable_agent_id, validator_for, violations
+from pipeline.validation import (
+    DETAILS_SCHEMA,
+    LIST_SCHEMA,
+    check,
+    fast_check_for,
+    readable_agent_id,
+    validator_for,
+    violations,
+)
 
 LIST = validator_for(LIST_SCHEMA)
 DETAILS = validator_for(DETAILS_SCHEMA)
@@ -89,3 +99,31 @@ def test_readable_agent_id(value, expected):
 def test_readable_agent_id_of_a_non_object():
     assert readable_agent_id(["id"]) is None
     assert readable_agent_id({}) is None
+
+
+def fast_accepts(record, schema_name):
+    try:
+        fast_check_for(schema_name)(record)
+    except JsonSchemaValueException:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("kind", sorted(INVALID_KINDS))
+def test_the_compiled_check_rejects_every_kind_of_invalid_record(kind):
+    for schema_name in (LIST_SCHEMA, DETAILS_SCHEMA):
+        record = a_record()
+        INVALID_KINDS[kind](record)
+        assert not fast_accepts(record, schema_name)
+        assert check(record, schema_name) == violations(record, validator_for(schema_name)) != []
+
+
+def test_the_compiled_check_accepts_what_jsonschema_accepts():
+    records = list(fixture_records("agent_details"))
+    edge = a_record()
+    edge.update(id=7.0, updated_at="2024-01-02T10:00:00.5+05:30", brand_new={"x": None}, available=None)
+    edge["contact"].update(email="a.b+c@example.co.uk", job_title="", last_login_at="2024-01-02t10:00:00z")
+    for record in [*records, edge]:
+        assert violations(record, DETAILS) == []
+        assert fast_accepts(record, DETAILS_SCHEMA)
+        assert check(record, DETAILS_SCHEMA) == []
