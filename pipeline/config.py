@@ -6,8 +6,9 @@ from pathlib import Path
 
 import luigi
 
-DEFAULTS = {"raw_root": "data/raw", "output_root": "output", "dsn": ""}
-ENVIRONMENT = {"raw_root": "PIPELINE_RAW_ROOT", "output_root": "PIPELINE_OUTPUT_ROOT", "dsn": "PIPELINE_PG_DSN"}
+DEFAULTS = {"raw_root": "data/raw", "output_root": "output", "dsn": "", "validation_workers": "0"}
+ENVIRONMENT = {"raw_root": "PIPELINE_RAW_ROOT", "output_root": "PIPELINE_OUTPUT_ROOT", "dsn": "PIPELINE_PG_DSN",
+               "validation_workers": "PIPELINE_VALIDATION_WORKERS"}
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,7 @@ class Settings:
     output_root: Path
     dsn: str = field(repr=False)  # may hold a password: never printed
     spark_conf: dict
+    validation_workers: int = 1  # processes that validate a day's files
 
     def raw_day(self, sync_date) -> Path:
         return self.raw_root / sync_date.isoformat()
@@ -38,4 +40,5 @@ def load_settings(config=None, environ: Mapping[str, str] | None = None) -> Sett
         output_root=Path(value("output_root")),
         dsn=value("dsn").strip(),
         spark_conf=spark_conf,
+        validation_workers=int(value("validation_workers")) or os.cpu_count() or 1,
     )

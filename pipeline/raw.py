@@ -5,14 +5,16 @@ Layout of a day under the raw root::
     <raw root>/<YYYY-MM-DD>/agents/*.json          list pages: JSON arrays (who is active in this sync)
     <raw root>/<YYYY-MM-DD>/agent_details/*.json   detail responses: a JSON object or an array of them
 
-The output folder gets three line-delimited files that Spark reads with a fixed schema:
-``valid.jsonl`` (valid records with where they came from), ``list_ids.jsonl`` (every id that the
-list pages name, and whether that list record was valid) and ``rejects.jsonl`` (one row per invalid
+The output folder gets three kinds of line-delimited part files that Spark reads with a fixed schema:
+``valid-*.jsonl`` (valid records with where they came from), ``list_ids-*.jsonl`` (every id that the
+list pages name, and whether that list record was valid) and ``rejects-*.jsonl`` (one row per invalid
 record or unreadable details file, with every reason).
 """
 import json
+import multiprocessing
 import re
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,20 +109,52 @@ class _Outputs:
         stream.write(_dumps(row) + "\n")
 
 
-def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dict], None] = lambda *_: None) -> dict:
+PARALLEL_FROM_FILES = 200  # fewer files are validated in-process: starting workers would cost more
+
+
+def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dict], None] = lambda *_: None,
+                 workers: int = 1) -> dict:
     """Validate every record of a raw day into ``out_dir``; returns the counts.
 
-    Streams: one raw file in memory at a time."""
+    The files are dealt into chunks, each validated into its own part files (``valid-00003.jsonl`` …)
+    by one of ``workers`` processes. Streams: a worker holds one raw file in memory at a time."""
     files = day_files(day_dir)
-    counts = {"files_read": len(files), "records_read": 0, "records_valid": 0, "records_invalid": 0, "parse_errors": 0}
     out_dir.mkdir(parents=True, exist_ok=True)
+    workers = max(1, workers) if len(files) >= PARALLEL_FROM_FILES else 1
+    chunk_count = 1 if workers == 1 else workers * 8  # several chunks per worker: progress as they finish
+    chunks = [(files[n::chunk_count], out_dir, n) for n in range(chunk_count)]
+    counts = dict.fromkeys(("records_read", "records_valid", "records_invalid", "parse_errors"), 0)
+    done = 0
+
+    def add(chunk_files, chunk_counts):
+        nonlocal done
+        done += len(chunk_files)
+        for key, value in chunk_counts.items():
+            counts[key] += value
+        progress(done, len(files), counts)
+
+    if workers == 1:
+        add(files, validate_files(*chunks[0]))
+    else:  # spawned, not forked: the parent may hold a JVM gateway and its threads
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for chunk, chunk_counts in zip(chunks, pool.map(_validate_chunk, chunks), strict=True):
+                add(chunk[0], chunk_counts)
+    return {"files_read": len(files), **counts}
+
+
+def _validate_chunk(chunk) -> dict:
+    return validate_files(*chunk)
+
+
+def validate_files(files: list[RawFile], out_dir: Path, part: int) -> dict:
+    """Validate ``files`` into the part files numbered ``part``; returns their counts."""
+    counts = dict.fromkeys(("records_read", "records_valid", "records_invalid", "parse_errors"), 0)
     with ExitStack() as stack:
-        streams = [stack.enter_context(open(out_dir / f"{name}.jsonl", "w", encoding="utf-8"))
+        streams = [stack.enter_context(open(out_dir / f"{name}-{part:05d}.jsonl", "w", encoding="utf-8"))
                    for name in ("valid", "list_ids", "rejects")]
         outputs = _Outputs(*streams)
-        for done, raw_file in enumerate(files, start=1):
+        for raw_file in files:
             _validate_file(raw_file, outputs, counts)
-            progress(done, len(files), counts)
     return counts
 
 

@@ -98,13 +98,12 @@ class ValidateRaw(FileDayTask):
         return RawAgentsDay(self.sync_date)
 
     def produce(self, input_dir, out_dir):
-        return validate_day(input_dir, out_dir, progress=self._progress)
+        return validate_day(input_dir, out_dir, progress=self._progress, workers=self.settings.validation_workers)
 
     def _progress(self, done_files, total_files, counts):
-        if done_files % 1000 == 0 or done_files == total_files:
-            records = counts["records_read"]
-            self.set_status_message(f"validated {done_files:,} of {total_files:,} files ({records:,} records)")
-            self.set_progress_percentage(round(100 * done_files / total_files))
+        records = counts["records_read"]
+        self.set_status_message(f"validated {done_files:,} of {total_files:,} files ({records:,} records)")
+        self.set_progress_percentage(round(100 * done_files / total_files))
 
 
 class TransformAgents(FileDayTask):

@@ -154,11 +154,11 @@ def transform_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_
     def read(name, schema):
         return spark.read.schema(schema).option("mode", "FAILFAST").json(str(validated_dir / name))
 
-    staged = staged_agents(read("valid.jsonl", VALIDATED), read("list_ids.jsonl", LIST_IDS), sync_date)
+    staged = staged_agents(read("valid-*.jsonl", VALIDATED), read("list_ids-*.jsonl", LIST_IDS), sync_date)
     staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         staged.transform(to_copy_text, STAGING_COLUMNS).write.text(str(out_dir / "agents"))
-        (read("rejects.jsonl", REJECTS).transform(with_sync_columns, sync_date)
+        (read("rejects-*.jsonl", REJECTS).transform(with_sync_columns, sync_date)
          .transform(to_copy_text, ERROR_COLUMNS).write.text(str(out_dir / "errors")))
         totals = staged.agg(
             F.count(F.lit(1)).alias("agents_staged"),

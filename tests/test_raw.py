@@ -23,11 +23,11 @@ def day(tmp_path):
 def test_a_fixture_day_is_all_valid(day, tmp_path):
     counts = validate_day(day, tmp_path / "out")
     assert counts == {"files_read": 7, "records_read": 10, "records_valid": 10, "records_invalid": 0, "parse_errors": 0}
-    valid = lines(tmp_path / "out" / "valid.jsonl")
+    valid = lines(tmp_path / "out" / "valid-00000.jsonl")
     assert [(r["kind"], r["file_seq"], r["pos"]) for r in valid][:2] == [("list", 0, 0), ("list", 0, 1)]
-    assert sorted(r["agent_id"] for r in lines(tmp_path / "out" / "list_ids.jsonl")) == [
+    assert sorted(r["agent_id"] for r in lines(tmp_path / "out" / "list_ids-00000.jsonl")) == [
         11200000001, 11200000002, 11200000003, 11200000005]
-    assert (tmp_path / "out" / "rejects.jsonl").read_text() == ""
+    assert (tmp_path / "out" / "rejects-00000.jsonl").read_text() == ""
 
 
 def test_invalid_records_become_rejects_with_every_reason(day, tmp_path):
@@ -36,7 +36,7 @@ def test_invalid_records_become_rejects_with_every_reason(day, tmp_path):
     page[1]["contact"]["name"] = ""
     (day / "agents" / "1.json").write_text(json.dumps(page))
     validate_day(day, tmp_path / "out")
-    [reject] = lines(tmp_path / "out" / "rejects.jsonl")
+    [reject] = lines(tmp_path / "out" / "rejects-00000.jsonl")
     assert reject["agent_id"] == page[1]["id"]
     assert reject["source_file"] == "2024-01-02/agents/1.json"
     assert reject["record_index"] == 1
@@ -44,7 +44,7 @@ def test_invalid_records_become_rejects_with_every_reason(day, tmp_path):
     assert reject["error_message"].splitlines() == [
         "$.available: 'yes' is not of type 'null', 'boolean'", "$.contact.name: '' should be non-empty"]
     assert json.loads(reject["raw_record"]) == page[1]
-    ids = {r["agent_id"]: r["valid"] for r in lines(tmp_path / "out" / "list_ids.jsonl")}
+    ids = {r["agent_id"]: r["valid"] for r in lines(tmp_path / "out" / "list_ids-00000.jsonl")}
     assert ids[page[1]["id"]] is False  # still listed, but quarantined downstream
 
 
@@ -52,7 +52,7 @@ def test_a_details_file_that_is_not_json_is_a_parse_error(day, tmp_path):
     (day / "agent_details" / "11200000009.json").write_text('{"id": 11200000009, "contact": ')
     counts = validate_day(day, tmp_path / "out")
     assert counts["parse_errors"] == 1
-    [reject] = lines(tmp_path / "out" / "rejects.jsonl")
+    [reject] = lines(tmp_path / "out" / "rejects-00000.jsonl")
     assert reject["error_type"] == "PARSE_ERROR"
     assert reject["agent_id"] is None
     assert reject["source_file"] == "2024-01-02/agent_details/11200000009.json"
@@ -84,7 +84,7 @@ def test_a_details_array_holds_many_agents(day, tmp_path):
     (day / "agent_details" / "page-1.json").write_text(json.dumps(records))
     counts = validate_day(day, tmp_path / "out")
     assert counts["records_valid"] == 8
-    assert [r["pos"] for r in lines(tmp_path / "out" / "valid.jsonl") if r["kind"] == "details"] == [0, 1, 2, 3]
+    assert [r["pos"] for r in lines(tmp_path / "out" / "valid-00000.jsonl") if r["kind"] == "details"] == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize("folder", ["agents", "agent_details"])
@@ -109,5 +109,27 @@ def test_an_integral_float_id_is_valid_and_written_as_an_integer(day, tmp_path):
     page[0]["id"] = float(page[0]["id"])
     (day / "agents" / "1.json").write_text(json.dumps(page))
     assert validate_day(day, tmp_path / "out")["records_invalid"] == 0
-    first = (tmp_path / "out" / "valid.jsonl").read_text().splitlines()[0]
+    first = (tmp_path / "out" / "valid-00000.jsonl").read_text().splitlines()[0]
     assert f'"id":{int(page[0]["id"])},' in first
+
+
+def all_lines(out_dir, name):
+    return sorted(line for path in out_dir.glob(f"{name}-*.jsonl") for line in path.read_text().splitlines())
+
+
+def test_parallel_validation_writes_what_one_process_writes(tmp_path):
+    from bench.synth import main as synth
+
+    synth(["--agents", "300", "--days", "1", "--out", str(tmp_path / "raw"), "--invalid-rate", "0.02",
+           "--duplicate-rate", "0.01"])
+    day_dir = tmp_path / "raw" / "2024-01-01"
+    one = validate_day(day_dir, tmp_path / "one", workers=1)
+    two = validate_day(day_dir, tmp_path / "two", workers=2)
+    assert one == two and one["records_invalid"] == 6 and one["files_read"] == 304
+    assert len(list((tmp_path / "two").glob("valid-*.jsonl"))) == 16
+    for name in ("valid", "list_ids", "rejects"):
+        assert all_lines(tmp_path / "one", name) == all_lines(tmp_path / "two", name)
+
+    (day_dir / "agents" / "3.json").write_text("[")
+    with pytest.raises(RawInputError, match="agents/3.json: list page is not valid JSON"):
+        validate_day(day_dir, tmp_path / "three", workers=2)

@@ -1,0 +1,212 @@
+"""The scale benchmark: the pipeline against the database's own floor, in one run on one server.
+
+    python -m bench.run                       # every scenario at full size (about an hour on 2 cores)
+    python -m bench.run --scenarios backfill,noop --backfill-agents 2000
+
+Scenarios:
+  large-files   one day of --files-agents agents, one details file per agent, through SnapshotHistory
+  large-pages   one day of --pages-agents agents, details in arrays of 100
+  backfill      --backfill-days days of --backfill-agents agents through RangeDaily
+  noop          re-check of 365 loaded days (the backfill's days plus markers for the rest of the year)
+
+The floor loads the same final staging rows with COPY FROM STDIN, then runs the upsert and the
+history insert: the database work alone, without Python or Spark. Peak memory is the largest sum
+of RSS over the luigi process and its children (driver, Spark JVM, workers); the database server
+runs apart and is not counted. Raw days come from bench.synth (seed 1).
+"""
+import argparse
+import datetime
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import closing
+from pathlib import Path
+
+import psutil
+import psycopg2
+from psycopg2.extensions import make_dsn
+
+from bench import synth
+from pipeline.database import ensure_schema, import_pgserver
+from pipeline.resources import read_sql
+from pipeline.tables import STAGING_COLUMNS
+
+REPO = Path(__file__).resolve().parent.parent
+LUIGI = [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline"]
+START = datetime.date(2024, 1, 1)
+
+
+def days_from(start, count):
+    return [start + datetime.timedelta(days=n) for n in range(count)]
+
+
+class Server:
+    """One PostgreSQL for the whole benchmark: --dsn, or an embedded one; a new database per step."""
+
+    def __init__(self, dsn: str, work: Path):
+        self.embedded = None if dsn else import_pgserver().get_server(work / "pgdata", cleanup_mode="delete")
+        self.dsn = dsn or self.embedded.get_uri()
+        self.count = 0
+
+    def new_database(self, label: str) -> str:
+        self.count += 1
+        name = f"bench_{label}_{os.getpid()}_{self.count}"
+        with closing(psycopg2.connect(self.dsn)) as connection:
+            connection.autocommit = True
+            connection.cursor().execute(f'create database "{name}"')
+        return make_dsn(self.dsn, dbname=name)
+
+    def close(self):
+        if self.embedded:
+            self.embedded.cleanup()
+
+
+def run_luigi(args: list[str], env: dict) -> tuple[float, int, str]:
+    """Run ``luigi --module pipeline ARGS``; returns seconds, peak RSS of its process tree, stderr."""
+    began = time.perf_counter()
+    process = psutil.Popen(LUIGI + args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    peak = [0]
+
+    def sample():
+        while process.poll() is None:
+            try:
+                tree = [process, *process.children(recursive=True)]
+                peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate()
+    elapsed = time.perf_counter() - began
+    sampler.join()
+    if process.returncode != 0:
+        sys.exit(f"luigi {' '.join(args)} failed ({process.returncode}):\n{stderr[-4000:]}")
+    return elapsed, peak[0], stderr
+
+
+def task_seconds(dsn: str) -> dict:
+    with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
+        cursor.execute("select task, sum(extract(epoch from finished_at - started_at))::float"
+                       " from agent_pipeline_runs group by task")
+        return dict(cursor.fetchall())
+
+
+def floor_seconds(server: Server, source_dsn: str, days: list, work: Path) -> float:
+    """Load the final staging rows of ``days`` into a new database with COPY, upsert and history."""
+    files = []
+    columns = ", ".join(STAGING_COLUMNS)
+    with closing(psycopg2.connect(source_dsn)) as connection, connection.cursor() as cursor:
+        for day in days:
+            path = work / f"floor-{day}.copy"
+            with open(path, "wb") as stream:
+                cursor.copy_expert(f"copy (select {columns} from stg_agents where sync_date = '{day}') to stdout",
+                                   stream)
+            files.append((day, path))
+    target = server.new_database("floor")
+    ensure_schema(target)
+    began = time.perf_counter()
+    with closing(psycopg2.connect(target)) as connection, connection.cursor() as cursor:
+        for day, path in files:
+            with open(path, "rb") as stream:
+                cursor.copy_expert(f"copy stg_agents ({columns}) from stdin", stream, size=1 << 20)
+            cursor.execute(read_sql("010_upsert_agents.sql"), {"sync_date": day})
+            cursor.execute(read_sql("020_snapshot_history.sql"), {"sync_date": day})
+            connection.commit()
+    return time.perf_counter() - began
+
+
+def environment(raw: Path, output: Path, dsn: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+    env.update(PIPELINE_RAW_ROOT=str(raw), PIPELINE_OUTPUT_ROOT=str(output), PIPELINE_PG_DSN=dsn)
+    return env
+
+
+def one_day(name, agents, details_per_file, server, work) -> dict:
+    raw = work / name
+    synth.main(["--agents", str(agents), "--days", "1", "--start", START.isoformat(), "--out", str(raw),
+                "--seed", "1", "--details-per-file", str(details_per_file)])
+    dsn = server.new_database(name.replace("-", "_"))
+    seconds, peak, _ = run_luigi(["SnapshotHistory", "--sync-date", START.isoformat()],
+                                 environment(raw, work / f"{name}-output", dsn))
+    floor = floor_seconds(server, dsn, [START], work)
+    shutil.rmtree(raw)
+    shutil.rmtree(work / f"{name}-output")
+    return {"scenario": f"1 day, {agents:,} agents, details {'1 per file' if details_per_file == 1 else 'in 100s'}",
+            "pipeline": seconds, "floor": floor, "peak": peak, "tasks": task_seconds(dsn)}
+
+
+def backfill_and_noop(agents, count, server, work, with_noop) -> list[dict]:
+    raw = work / "backfill"
+    synth.main(["--agents", str(agents), "--days", str(count), "--start", START.isoformat(), "--out", str(raw),
+                "--seed", "1"])
+    dsn = server.new_database("backfill")
+    env = environment(raw, work / "backfill-output", dsn)
+    stop = START + datetime.timedelta(days=count)
+    seconds, peak, log = run_luigi(["RangeDaily", "--of", "SnapshotHistory", "--start", START.isoformat(),
+                                    "--stop", stop.isoformat()], env)
+    floor = floor_seconds(server, dsn, days_from(START, count), work)
+    results = [{"scenario": f"backfill {count} days x {agents:,} agents "
+                            f"({log.count('Starting Spark session')} Spark start)",
+                "pipeline": seconds, "floor": floor, "peak": peak, "tasks": task_seconds(dsn)}]
+    if with_noop:
+        from pipeline import LoadStaging, SnapshotHistory, UpsertAgents
+
+        os.environ["PIPELINE_PG_DSN"] = dsn
+        markers = [(cls(sync_date=day).task_id, cls.table) for day in days_from(START, 365)
+                   for cls in (LoadStaging, UpsertAgents, SnapshotHistory)]
+        with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
+            cursor.executemany("insert into table_updates (update_id, target_table) values (%s, %s)"
+                               " on conflict do nothing", markers)
+            connection.commit()
+        year_stop = START + datetime.timedelta(days=365)
+        seconds, peak, log = run_luigi(["RangeDaily", "--of", "SnapshotHistory", "--start", START.isoformat(),
+                                        "--stop", year_stop.isoformat()], env)
+        results.append({"scenario": f"no-op re-check of 365 days ({log.count('Starting Spark session')} Spark start)",
+                        "pipeline": seconds, "floor": None, "peak": peak, "tasks": {}})
+    return results
+
+
+def print_table(results: list[dict]) -> None:
+    print(f"\n{'scenario':<58}{'pipeline s':>11}{'floor s':>9}{'ratio':>7}{'peak MiB':>10}  task seconds")
+    for r in results:
+        floor = f"{r['floor']:.1f}" if r["floor"] else "-"
+        ratio = f"{r['pipeline'] / r['floor']:.2f}" if r["floor"] else "-"
+        tasks = ", ".join(f"{task} {seconds:.1f}" for task, seconds in sorted(r["tasks"].items(), key=lambda t: -t[1]))
+        print(f"{r['scenario']:<58}{r['pipeline']:>11.1f}{floor:>9}{ratio:>7}{r['peak'] / 2**20:>10.0f}  {tasks}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenarios", default="large-files,large-pages,backfill,noop")
+    parser.add_argument("--files-agents", type=int, default=100_000)
+    parser.add_argument("--pages-agents", type=int, default=1_000_000)
+    parser.add_argument("--backfill-agents", type=int, default=10_000)
+    parser.add_argument("--backfill-days", type=int, default=30)
+    parser.add_argument("--dsn", default="", help="PostgreSQL server to use (default: an embedded one)")
+    args = parser.parse_args()
+    scenarios = set(args.scenarios.split(","))
+    work = Path(tempfile.mkdtemp(prefix="bench-run-"))
+    server = Server(args.dsn, work)
+    results = []
+    try:
+        if "large-files" in scenarios:
+            results.append(one_day("large-files", args.files_agents, 1, server, work))
+        if "large-pages" in scenarios:
+            results.append(one_day("large-pages", args.pages_agents, 100, server, work))
+        if scenarios & {"backfill", "noop"}:
+            results += backfill_and_noop(args.backfill_agents, args.backfill_days, server, work, "noop" in scenarios)
+    finally:
+        print_table(results)
+        server.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

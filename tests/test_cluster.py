@@ -1,0 +1,74 @@
+"""The same day on a real Spark standalone cluster (master and worker on 127.0.0.1, from the installed
+PySpark) gives the same tables as local mode."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pyspark
+import pytest
+from test_luigid import free_port
+from test_pipeline import DAY2, run_days, tables
+
+from conftest import FIXTURES, cli, cli_env
+
+SPARK_CLASS = str(Path(pyspark.__file__).parent / "bin" / "spark-class")
+
+
+def start(*args, env):
+    return subprocess.Popen([SPARK_CLASS, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+@pytest.fixture
+def spark_cluster(tmp_path):
+    """A master and one worker (1 core, 1 GiB) on loopback; yields the master URL."""
+    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", SPARK_WORKER_DIR=str(tmp_path / "work"),
+               SPARK_LOG_DIR=str(tmp_path / "logs"))
+    port, ui = free_port(), free_port()
+    processes = [start("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
+                       "--webui-port", str(ui), env=env)]
+    try:
+        url = f"spark://127.0.0.1:{port}"
+        processes.append(start("org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1",
+                               "--memory", "1g", "--webui-port", str(free_port()), env=env))
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=2) as response:
+                    if json.load(response).get("aliveworkers", 0) >= 1:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the Spark worker did not register with the master"
+            time.sleep(0.5)
+        yield url
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
+
+
+def test_a_day_on_a_standalone_cluster_gives_the_same_tables(spark_cluster, pipeline_env, new_database, tmp_path):
+    run_days(DAY2)  # local mode, in-process
+    config = tmp_path / "cluster.cfg"
+    config.write_text(
+        "[spark]\n"
+        f"master = {spark_cluster}\n"
+        "spark.driver.host = 127.0.0.1\n"
+        "spark.driver.bindAddress = 127.0.0.1\n"
+        "spark.executor.memory = 512m\n"
+        "spark.cores.max = 1\n"
+        f"spark.pyspark.python = {sys.executable}\n")
+    on_cluster = new_database()
+    env = cli_env(raw_root=FIXTURES, output_root=tmp_path / "cluster-output", pg_dsn=on_cluster)
+    env["LUIGI_CONFIG_PATH"] = str(config)  # read after ./luigi.cfg, so it wins
+    result = cli("SnapshotHistory", "--sync-date", DAY2.isoformat(), env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Starting Spark session (master={spark_cluster})" in result.stderr
+    assert tables(on_cluster) == tables(pipeline_env["dsn"])
