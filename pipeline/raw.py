@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import PipelineError
+from pipeline.tables import CONTACT_FIELDS, RECORD_FIELDS
 from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, check, readable_agent_id
 
 LIST = "list"
@@ -97,6 +98,15 @@ def reject_row(raw_file: RawFile, index: int | None, error_type: str, reasons: l
         "error_message": "\n".join(reasons),
         "raw_record": _dumps(raw_record),
     }
+
+
+def spark_fields(record: dict) -> dict:
+    """The part of a valid record that the transform reads (the raw file keeps the rest)."""
+    fields = {name: record.get(name) for name in RECORD_FIELDS}
+    fields["id"] = readable_agent_id(record)  # 1.0 is a JSON Schema integer: written as 1 for Spark's bigint
+    contact = record["contact"]
+    fields["contact"] = {name: contact.get(name) for name in CONTACT_FIELDS}
+    return fields
 
 
 class _Outputs:
@@ -184,6 +194,5 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
             outputs.write(outputs.rejects, reject_row(raw_file, index, VALIDATION_ERROR, reasons, record, agent_id))
         else:
             counts["records_valid"] += 1
-            record["id"] = agent_id  # 1.0 is a JSON Schema integer: written as 1 for Spark's bigint
-            valid = {"kind": raw_file.kind, "file_seq": raw_file.seq, "pos": index, "record": record}
+            valid = {"kind": raw_file.kind, "file_seq": raw_file.seq, "pos": index, "record": spark_fields(record)}
             outputs.write(outputs.valid, valid)

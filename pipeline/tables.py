@@ -13,3 +13,12 @@ RUN_COUNTS = (
     "agents_staged", "agents_active", "agents_deactivated", "agents_reactivated", "staging_rows", "error_rows",
     "rows_inserted", "rows_updated", "rows_unchanged", "history_rows",
 )
+
+# The fields of a raw record that the transform reads, with their Spark types. ValidateRaw writes only
+# these for valid records (the raw files keep the rest); transform.py reads them with this schema.
+RECORD_FIELDS = {
+    "id": "bigint", "available": "boolean", "deactivated": "boolean", "focus_mode": "boolean",
+    "agent_operational_status": "string", "last_active_at": "string", "created_at": "string",
+    "updated_at": "string",
+}
+CONTACT_FIELDS = ("email", "name", "job_title", "language", "mobile", "phone", "time_zone")

@@ -7,28 +7,20 @@ import datetime
 from pathlib import Path
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from pipeline.tables import ERROR_COLUMNS, STAGING_COLUMNS
+from pipeline.tables import CONTACT_FIELDS, ERROR_COLUMNS, RECORD_FIELDS, STAGING_COLUMNS
 
 SOURCE = "api"
 
-CONTACT = T.StructType([T.StructField(name, T.StringType()) for name in (
-    "email", "name", "job_title", "language", "mobile", "phone", "time_zone")])
+SPARK_TYPES = {"bigint": T.LongType(), "boolean": T.BooleanType(), "string": T.StringType()}
+CONTACT = T.StructType([T.StructField(name, T.StringType()) for name in CONTACT_FIELDS])
 
-# Only the fields the pipeline reads: new or unknown fields in the raw records are ignored here
-# (they stay in the raw files and in agent_pipeline_errors.raw_record).
+# Only the fields the pipeline reads (tables.RECORD_FIELDS): ValidateRaw writes no others.
 RECORD = T.StructType([
-    T.StructField("id", T.LongType()),
-    T.StructField("available", T.BooleanType()),
-    T.StructField("deactivated", T.BooleanType()),
-    T.StructField("focus_mode", T.BooleanType()),
-    T.StructField("agent_operational_status", T.StringType()),
-    T.StructField("last_active_at", T.StringType()),
-    T.StructField("created_at", T.StringType()),
-    T.StructField("updated_at", T.StringType()),
+    *(T.StructField(name, SPARK_TYPES[kind]) for name, kind in RECORD_FIELDS.items()),
     T.StructField("contact", CONTACT),
 ])
 
@@ -66,12 +58,6 @@ def with_flat_record(records: DataFrame) -> DataFrame:
     )
 
 
-def filter_quarantined(agents: DataFrame, list_ids: DataFrame) -> DataFrame:
-    """Drop every agent that has an invalid list record today: an invalid record never changes what we believe."""
-    quarantined = list_ids.where(~F.col("valid")).select("agent_id")
-    return agents.join(quarantined, "agent_id", "left_anti")
-
-
 def rfc3339_timestamp(column: Column) -> Column:
     """An RFC 3339 string as a Spark timestamp, for ordering. Spark's parser needs upper-case ``T``/``Z``
     and knows no leap second: ``23:59:60`` orders as ``23:59:59``. Invalid or null input gives null."""
@@ -83,32 +69,43 @@ def filter_latest_per_agent(agents: DataFrame) -> DataFrame:
     then the later file, then the later position in the file.
 
     An agent normally has one list and one details record; ``duplicates`` counts the records
-    beyond one of each kind (the same agent twice in the list pages, or twice in the details)."""
-    by_agent = Window.partitionBy("agent_id")
-    by_agent_and_kind = Window.partitionBy("agent_id", "kind")
-    latest_first = by_agent.orderBy(
-        rfc3339_timestamp(F.col("updated_at")).desc_nulls_last(),
-        (F.col("kind") == F.lit("list")).desc(),
-        F.col("file_seq").desc(),
-        F.col("pos").desc(),
+    beyond one of each kind (the same agent twice in the list pages, or twice in the details).
+    One aggregation: no sort of the whole day."""
+    updated = rfc3339_timestamp(F.col("updated_at"))
+    is_list = F.col("kind") == F.lit("list")
+    precedence = F.struct(updated.isNotNull(), F.coalesce(updated, F.lit(0).cast("timestamp")), is_list,
+                          F.col("file_seq"), F.col("pos"))
+    payload = [name for name in agents.columns if name not in ("agent_id", "kind", "file_seq", "pos")]
+    return (
+        agents.groupBy("agent_id")
+        .agg(
+            F.max_by(F.struct(*payload), precedence).alias("latest"),
+            (F.count(F.lit(1)) - F.max(is_list.cast("int")) - F.max((~is_list).cast("int"))).alias("duplicates"),
+        )
+        .select("agent_id", "latest.*", "duplicates")
     )
+
+
+def with_list_status(agents: DataFrame, list_ids: DataFrame) -> DataFrame:
+    """``listed``: the day's list pages name the agent; ``quarantined``: one of its list records is invalid."""
+    status = list_ids.groupBy("agent_id").agg(F.lit(True).alias("listed"), F.max(~F.col("valid")).alias("quarantined"))
+    return (
+        agents.join(status, "agent_id", "left")
+        .withColumn("listed", F.coalesce("listed", F.lit(False)))
+        .withColumn("quarantined", F.coalesce("quarantined", F.lit(False)))
+    )
+
+
+def filter_quarantined(agents: DataFrame) -> DataFrame:
+    """Drop every agent that has an invalid list record today: an invalid record never changes what we believe."""
+    return agents.where(~F.col("quarantined")).drop("quarantined")
+
+
+def with_deactivation(agents: DataFrame) -> DataFrame:
+    """``deactivated`` = not in today's list pages, or deactivated by the source; ``status`` follows from it."""
+    deactivated = ~F.col("listed") | F.coalesce(F.col("source_deactivated"), F.lit(False))
     return (
         agents
-        .withColumn("extra_of_kind", (F.row_number().over(by_agent_and_kind.orderBy("file_seq", "pos")) > 1)
-                    .cast("int"))
-        .withColumn("duplicates", F.sum("extra_of_kind").over(by_agent))
-        .withColumn("rank", F.row_number().over(latest_first))
-        .where(F.col("rank") == 1)
-        .drop("rank", "kind", "file_seq", "pos", "extra_of_kind")
-    )
-
-
-def with_deactivation(agents: DataFrame, list_ids: DataFrame) -> DataFrame:
-    """``deactivated`` = not in today's list pages, or deactivated by the source; ``status`` follows from it."""
-    listed = list_ids.select("agent_id").distinct().withColumn("listed", F.lit(True))
-    deactivated = ~F.coalesce(F.col("listed"), F.lit(False)) | F.coalesce(F.col("source_deactivated"), F.lit(False))
-    return (
-        agents.join(listed, "agent_id", "left")
         .withColumn("deactivated", deactivated)
         .withColumn("status", F.when(F.col("deactivated"), F.lit("inactive")).otherwise(F.lit("active")))
         .drop("listed", "source_deactivated")
@@ -129,9 +126,10 @@ def staged_agents(records: DataFrame, list_ids: DataFrame, sync_date: datetime.d
     return (
         records
         .transform(with_flat_record)
-        .transform(filter_quarantined, list_ids)
         .transform(filter_latest_per_agent)
-        .transform(with_deactivation, list_ids)
+        .transform(with_list_status, list_ids)
+        .transform(filter_quarantined)
+        .transform(with_deactivation)
         .transform(with_sync_columns, sync_date)
     )
 

@@ -16,6 +16,7 @@ from pipeline.transform import (
     to_copy_text,
     with_deactivation,
     with_flat_record,
+    with_list_status,
     with_sync_columns,
 )
 
@@ -49,10 +50,14 @@ def test_with_flat_record_lifts_contact_fields_and_keeps_nulls(spark):
     assert rows[1].source_deactivated is False
 
 
-def test_filter_quarantined_drops_agents_with_an_invalid_list_record(spark):
-    agents = spark.createDataFrame([(1,), (2,), (3,)], "agent_id long")
-    ids = list_ids(spark, (1, True), (2, False), (2, True))
-    assert sorted(r.agent_id for r in agents.transform(filter_quarantined, ids).collect()) == [1, 3]
+def test_with_list_status_and_filter_quarantined(spark):
+    agents = spark.createDataFrame([(1,), (2,), (3,), (4,)], "agent_id long")
+    ids = list_ids(spark, (1, True), (2, False), (2, True), (4, True), (4, True))
+    rows = {r.agent_id: (r.listed, r.quarantined) for r in agents.transform(with_list_status, ids).collect()}
+    assert rows == {1: (True, False), 2: (True, True), 3: (False, False), 4: (True, False)}
+    kept = agents.transform(with_list_status, ids).transform(filter_quarantined)
+    assert sorted(r.agent_id for r in kept.collect()) == [1, 3, 4]
+    assert "quarantined" not in kept.columns
 
 
 def latest(spark, *rows):
@@ -113,9 +118,9 @@ def test_duplicates_count_records_beyond_one_list_and_one_details_record(spark):
 
 def test_with_deactivation(spark):
     agents = spark.createDataFrame(
-        [(1, False), (2, True), (3, False), (4, None), (5, None)], "agent_id long, source_deactivated boolean")
-    ids = list_ids(spark, (1, True), (2, True), (4, True))
-    rows = {r.agent_id: (r.deactivated, r.status) for r in agents.transform(with_deactivation, ids).collect()}
+        [(1, False, True), (2, True, True), (3, False, False), (4, None, True), (5, None, False)],
+        "agent_id long, source_deactivated boolean, listed boolean")
+    rows = {r.agent_id: (r.deactivated, r.status) for r in agents.transform(with_deactivation).collect()}
     assert rows == {
         1: (False, "active"),  # listed, not deactivated by the source
         2: (True, "inactive"),  # listed but deactivated by the source
