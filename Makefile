@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 START ?= 2024-01-01
 STOP ?= 2024-01-04
 
-.PHONY: install run test psql stop-db clean
+.PHONY: install run test psql stop-db clean bench
 
 install: $(VENV)/.installed
 
@@ -30,3 +30,7 @@ stop-db: install
 
 clean: stop-db
 	rm -rf output
+
+# The scale benchmark (about an hour at full size; see docs/benchmarks.md)
+bench: install
+	$(BIN)/python -m bench.run

@@ -10,11 +10,13 @@ The output folder gets three kinds of line-delimited part files that Spark reads
 list pages name, and whether that list record was valid) and ``rejects-*.jsonl`` (one row per invalid
 record or unreadable details file, with every reason).
 """
+import atexit
 import json
 import multiprocessing
 import re
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,11 +147,26 @@ def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dic
 
     if workers == 1:
         add(files, validate_files(*chunks[0]))
-    else:  # spawned, not forked: the parent may hold a JVM gateway and its threads
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for chunk, chunk_counts in zip(chunks, pool.map(_validate_chunk, chunks), strict=True):
+    else:
+        try:
+            for chunk, chunk_counts in zip(chunks, _pool(workers).map(_validate_chunk, chunks), strict=True):
                 add(chunk[0], chunk_counts)
+        except BrokenProcessPool:
+            _pools.pop(workers).shutdown()
+            raise
     return {"files_read": len(files), **counts}
+
+
+_pools = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """The process's validation workers, started once and kept for the next days of a backfill.
+    Spawned, not forked: the parent may hold a JVM gateway and its threads."""
+    if workers not in _pools:
+        _pools[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_pools[workers].shutdown)
+    return _pools[workers]
 
 
 def _validate_chunk(chunk) -> dict:
