@@ -47,7 +47,9 @@ class DayTask(luigi.Task):
         logger.info("%s: %s", self, message)
 
     def record_run(self, cursor, started_at, counts: dict) -> None:
+        """Record the task's counts in agent_pipeline_runs, and show them in luigid once it is done."""
         record_task_run(cursor, self.get_task_family(), self.sync_date, started_at, counts)
+        self.report(", ".join(f"{key.replace('_', ' ')}: {value:,}" for key, value in counts.items()), 100)
 
 
 class RawAgentsDay(luigi.ExternalTask):
@@ -83,7 +85,6 @@ class FileDayTask(DayTask):
         with closing(connect(dsn)) as connection, connection.cursor() as cursor:
             self.record_run(cursor, started_at, counts)
             connection.commit()
-        self.report(", ".join(f"{key.replace('_', ' ')}: {value:,}" for key, value in counts.items()), 100)
 
     def produce(self, input_dir: Path, out_dir: Path) -> dict:
         raise NotImplementedError
@@ -151,7 +152,6 @@ class DatabaseDayTask(DayTask):
                 self.record_run(cursor, started_at, counts)
             marker.touch(connection)  # mark as complete in the same transaction
             connection.commit()
-        self.report(", ".join(f"{key.replace('_', ' ')}: {value:,}" for key, value in counts.items()), 100)
 
     def write(self, cursor) -> dict:
         """The task's work, inside the transaction; returns its counts."""

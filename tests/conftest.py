@@ -1,5 +1,6 @@
 """Shared fixtures: a real local SparkSession, a real PostgreSQL server and a fresh database per test."""
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -100,3 +101,10 @@ def cli(*args, env):
     """``luigi --module pipeline ARGS`` from the repository root, as a user runs it."""
     return subprocess.run(LUIGI + list(args), cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
                           check=False)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -2,7 +2,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,15 +10,9 @@ import urllib.request
 
 import pytest
 
-from conftest import FIXTURES, cli, cli_env
+from conftest import FIXTURES, cli, cli_env, free_port
 
 DAY_TASKS = {"ValidateRaw", "TransformAgents", "LoadStaging", "UpsertAgents", "SnapshotHistory"}
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def api(port, method, **data):
