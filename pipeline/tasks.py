@@ -78,8 +78,12 @@ class FileDayTask(DayTask):
     def run(self):
         started_at = now()
         with self.output().temporary_path() as tmp:
-            counts = self.produce(Path(self.input().path), Path(tmp))
-            (Path(tmp) / "summary.json").write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
+            try:
+                counts = self.produce(Path(self.input().path), Path(tmp))
+                (Path(tmp) / "summary.json").write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)  # a failed day leaves no half-written folder behind
+                raise
         dsn = database_dsn(self.settings)
         ensure_schema(dsn)
         with closing(connect(dsn)) as connection, connection.cursor() as cursor:

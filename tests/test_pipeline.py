@@ -228,7 +228,7 @@ def test_cli_exits_non_zero_naming_a_broken_list_page(tmp_path, database):
     assert result.returncode == 30  # [retcode] task_failed
     assert f"RawInputError: {raw / '2024-01-02/agents/1.json'}: list page is not valid JSON" in result.stderr
     assert "Traceback" not in result.stderr  # one clear line, not a stack trace
-    assert not (tmp_path / "output" / "validated" / "2024-01-02").exists()  # nothing half-done
+    assert list((tmp_path / "output" / "validated").iterdir()) == []  # nothing half-done, no temporary folder
 
 
 def test_a_range_loads_missing_days_and_checks_them_in_one_query(pipeline_env):
