@@ -70,6 +70,15 @@ def connect(dsn: str):
     return connection
 
 
+def run_sql_file(cursor, file_name: str, params: dict) -> list[dict]:
+    """Run one statement of ``sql/``; returns its result rows as dicts (none for a statement without)."""
+    cursor.execute(read_sql(file_name), params)
+    if cursor.description is None:
+        return []
+    names = [column.name for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def ensure_schema(dsn: str) -> None:
     """Apply the ``NNN_create_*.sql`` files (all idempotent) once per process and server."""
     if dsn in _schema_applied:

@@ -2,7 +2,7 @@
 import datetime
 import uuid
 
-from pipeline.resources import read_sql
+from pipeline.database import run_sql_file
 from pipeline.tables import RUN_COUNTS
 
 # One command is one run; worker processes forked by luigi inherit it.
@@ -27,13 +27,11 @@ def record_task_run(cursor, task: str, sync_date, started_at, counts: dict, run_
         raise ValueError(f"{task} reports counts with no column in agent_pipeline_runs: {sorted(unknown)}")
     row = dict.fromkeys(RUN_COUNTS) | counts
     row.update(run_id=run_id, task=task, sync_date=sync_date, started_at=started_at)
-    cursor.execute(read_sql("030_record_task_run.sql"), row)
+    run_sql_file(cursor, "030_record_task_run.sql", row)
 
 
 def run_summary_rows(cursor, run_id: str = RUN_ID) -> list[dict]:
-    cursor.execute(read_sql("040_run_summary.sql"), {"run_id": run_id})
-    names = [column.name for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return run_sql_file(cursor, "040_run_summary.sql", {"run_id": run_id})
 
 
 def format_summary(rows: list[dict], run_id: str = RUN_ID) -> str:

@@ -3,22 +3,21 @@ import html
 import re
 from collections import Counter
 
-from pipeline.resources import read_sql
+from pipeline.database import run_sql_file
+from pipeline.raw import PARSE_ERROR
 from pipeline.tables import RUN_COUNTS
 
 LISTED_CHANGES = 200  # agents listed per change kind; the page says how many more there are
 
 
 def _rows(cursor, file_name: str, sync_date) -> list[dict]:
-    cursor.execute(read_sql(file_name), {"sync_date": sync_date})
-    names = [column.name for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return run_sql_file(cursor, file_name, {"sync_date": sync_date})
 
 
 def reason_group(error_type: str, reason: str) -> str:
     """A violation without the offending value, so that alike reasons group together:
     ``$.contact.email: 'x' is not a 'email'`` → ``$.contact.email: … is not a 'email'``."""
-    if error_type == "PARSE_ERROR":
+    if error_type == PARSE_ERROR:
         return "file is not valid JSON"
     path, _, message = reason.partition(": ")
     if message.endswith("is a required property"):

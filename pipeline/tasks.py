@@ -10,11 +10,10 @@ from pathlib import Path
 import luigi
 
 from pipeline.config import load_settings
-from pipeline.database import MarkerTarget, connect, database_dsn, ensure_schema, existing_markers
+from pipeline.database import MarkerTarget, connect, database_dsn, ensure_schema, existing_markers, run_sql_file
 from pipeline.errors import PipelineError
 from pipeline.metrics import now, record_task_run
 from pipeline.raw import validate_day
-from pipeline.resources import read_sql
 from pipeline.tables import ERROR_COLUMNS, STAGING_COLUMNS
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
@@ -163,10 +162,8 @@ class DatabaseDayTask(DayTask):
 
     def execute_sql_file(self, cursor, file_name: str) -> dict:
         """Run one statement of ``sql/`` for this day; returns its single result row, if it has one."""
-        cursor.execute(read_sql(file_name), {"sync_date": self.sync_date})
-        if cursor.description is None:
-            return {}
-        return dict(zip((column.name for column in cursor.description), cursor.fetchone(), strict=True))
+        rows = run_sql_file(cursor, file_name, {"sync_date": self.sync_date})
+        return rows[0] if rows else {}
 
 
 def copy_files(cursor, table: str, columns, folder: Path) -> int:
