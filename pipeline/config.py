@@ -6,9 +6,18 @@ from pathlib import Path
 
 import luigi
 
-DEFAULTS = {"raw_root": "data/raw", "output_root": "output", "dsn": "", "validation_workers": "0"}
+from pipeline.errors import PipelineError
+from pipeline.parameters import DayListParameter
+
+DEFAULTS = {"raw_root": "data/raw", "output_root": "output", "dsn": "", "validation_workers": "0",
+            "max_deactivation_share": "0.2"}
 ENVIRONMENT = {"raw_root": "PIPELINE_RAW_ROOT", "output_root": "PIPELINE_OUTPUT_ROOT", "dsn": "PIPELINE_PG_DSN",
-               "validation_workers": "PIPELINE_VALIDATION_WORKERS"}
+               "validation_workers": "PIPELINE_VALIDATION_WORKERS",
+               "max_deactivation_share": "PIPELINE_MAX_DEACTIVATION_SHARE"}
+
+
+class SettingError(PipelineError):
+    """A setting has a value the pipeline cannot use; the message names the setting."""
 
 
 @dataclass(frozen=True)
@@ -18,6 +27,7 @@ class Settings:
     dsn: str = field(repr=False)  # may hold a password: never printed
     spark_conf: dict
     validation_workers: int = 1  # processes that validate a day's files
+    max_deactivation_share: float = 0.2  # of the agents active on the day before; 1: no limit
 
     def raw_day(self, sync_date) -> Path:
         return self.raw_root / sync_date.isoformat()
@@ -41,4 +51,30 @@ def load_settings(config=None, environ: Mapping[str, str] | None = None) -> Sett
         dsn=value("dsn").strip(),
         spark_conf=spark_conf,
         validation_workers=int(value("validation_workers")) or os.cpu_count() or 1,
+        max_deactivation_share=share(value("max_deactivation_share")),
     )
+
+
+def share(text: str) -> float:
+    """``max_deactivation_share``: a number from 0 to 1."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 1:
+        raise SettingError(f"max_deactivation_share ({ENVIRONMENT['max_deactivation_share']}) must be a number"
+                           f" from 0 to 1 (1 turns the guard off), not {text!r}")
+    return number
+
+
+class accept(luigi.Config):  # noqa: N801  (luigi names the flag after the class: --accept-incomplete-days)
+    """Per-run exceptions, given on the command line: ``--accept-incomplete-days 2024-01-02``."""
+
+    incomplete_days = DayListParameter(
+        default=(), description="Sync days (comma-separated YYYY-MM-DD) that the completeness guard lets through "
+                                "in this run: the days a refusal named, once you have checked their export.")
+
+
+def accepted_incomplete(sync_date) -> bool:
+    """Whether this run lets ``sync_date`` through the completeness guard."""
+    return sync_date in accept().incomplete_days

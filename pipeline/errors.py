@@ -1,9 +1,34 @@
 """Errors whose message says everything a user needs: logged as one line, without a traceback."""
 import logging
 
+TRACEBACK = "Traceback (most recent call last)"
+
 
 class PipelineError(Exception):
     """Raised for bad input or a missing prerequisite; the message names the file, record or setting."""
+
+
+def pipeline_error_names() -> set[str]:
+    """The class names of PipelineError and every subclass defined so far."""
+    names, pending = set(), [PipelineError]
+    while pending:
+        cls = pending.pop()
+        names.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    return names
+
+
+def one_line(message: str) -> str | None:
+    """A message that ends with a formatted traceback of a PipelineError (luigi writes those when
+    ``complete()`` or ``requires()`` fails), as ``<headline>: <Error>: <its message>``; else None."""
+    headline, found, trace = message.partition(TRACEBACK)
+    if not found or not trace.strip():
+        return None
+    name, _, text = trace.strip().splitlines()[-1].partition(": ")
+    name = name.rsplit(".", 1)[-1]
+    if name not in pipeline_error_names():
+        return None
+    return f"{headline.rstrip().rstrip(':')}: {name}: {text}"
 
 
 class OneLineErrors(logging.Filter):
@@ -15,4 +40,8 @@ class OneLineErrors(logging.Filter):
             record.msg = f"{record.getMessage()}: {type(error).__name__}: {error}"
             record.args = None
             record.exc_info = record.exc_text = None
+        elif TRACEBACK in str(record.msg):
+            shortened = one_line(record.getMessage())
+            if shortened:
+                record.msg, record.args = shortened, None
         return True

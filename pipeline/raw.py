@@ -11,9 +11,16 @@ list pages name, and whether that list record was valid) and ``rejects-*.jsonl``
 record or unreadable details file, with every reason).
 """
 import atexit
+import contextlib
+import ctypes
 import json
 import multiprocessing
+import os
 import re
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -21,7 +28,19 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.completeness import check_page_numbers
 from pipeline.errors import PipelineError
+from pipeline.strict_json import (
+    UnreadableFile,
+    duplicate_key_reasons,
+    duplicated_values,
+    json_text,
+    parse_json,
+    read_bytes,
+    visible_file_name,
+    visible_file_text,
+    visible_text,
+)
 from pipeline.tables import CONTACT_FIELDS, RECORD_FIELDS
 from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, check, readable_agent_id
 
@@ -36,6 +55,8 @@ PARSE_ERROR = "PARSE_ERROR"
 
 class RawInputError(PipelineError):
     """The day's raw input cannot be loaded safely; the message names the file."""
+
+
 
 
 @dataclass(frozen=True)
@@ -59,7 +80,7 @@ def day_files(day_dir: Path) -> list[RawFile]:
         if not folder_path.is_dir():
             raise RawInputError(f"{folder_path}: folder missing; a sync day needs agents/ and agent_details/")
         names = sorted((p.name for p in folder_path.glob("*.json")), key=natural_key)
-        files += [RawFile(kind, folder_path / name, f"{day_dir.name}/{folder}/{name}", seq)
+        files += [RawFile(kind, folder_path / name, visible_file_name(f"{day_dir.name}/{folder}/{name}"), seq)
                   for seq, name in enumerate(names)]
     if not any(f.kind == LIST for f in files):
         raise RawInputError(
@@ -67,38 +88,33 @@ def day_files(day_dir: Path) -> list[RawFile]:
     return files
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
+def file_records(raw_file: RawFile) -> tuple[list, list]:
+    """The records of one file, and the duplicate keys found in it.
 
-
-def parse_json(data: bytes):
-    """Strict JSON: UTF-8 only, no NaN or Infinity."""
-    return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-
-
-def file_records(raw_file: RawFile) -> list:
-    """The records of one file.
-
-    Raises ValueError when it is not JSON, RawInputError for a list page that is not an array."""
-    document = parse_json(raw_file.path.read_bytes())
+    Raises UnreadableFile or ValueError (not strict JSON), RawInputError for a list page that is not an array."""
+    document, duplicates = parse_json(read_bytes(raw_file.path))
     if raw_file.kind == LIST and not isinstance(document, list):
         raise RawInputError(f"{raw_file.path}: a list page must be a JSON array, found {type(document).__name__}")
-    return document if isinstance(document, list) else [document]
+    return (document if isinstance(document, list) else [document]), duplicates
 
 
 def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def reject_row(raw_file: RawFile, index: int | None, error_type: str, reasons: list[str], raw_record,
+PARSE_ERROR_TEXT_LIMIT = 1 << 20  # characters of an unreadable file kept in raw_record
+
+
+def reject_row(raw_file: RawFile, index: int | None, error_type: str, reasons: list[str], raw_json: str,
                agent_id) -> dict:
+    """One row of agent_pipeline_errors; ``raw_json`` is the record as JSON text (strict_json.json_text)."""
     return {
         "agent_id": agent_id,
         "source_file": raw_file.source_file,
         "record_index": index,
         "error_type": error_type,
-        "error_message": "\n".join(reasons),
-        "raw_record": _dumps(raw_record),
+        "error_message": visible_text("\n".join(reasons)),
+        "raw_record": raw_json,
     }
 
 
@@ -124,18 +140,24 @@ class _Outputs:
 PARALLEL_FROM_FILES = 200  # fewer files are validated in-process: starting workers would cost more
 
 
+COUNTS = ("records_read", "records_valid", "records_invalid", "parse_errors", "list_records")
+
+
 def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dict], None] = lambda *_: None,
-                 workers: int = 1) -> dict:
+                 workers: int = 1, accept_incomplete: bool = False) -> dict:
     """Validate every record of a raw day into ``out_dir``; returns the counts.
 
+    A day whose numbered list pages have a gap is refused unless ``accept_incomplete``.
     The files are dealt into chunks, each validated into its own part files (``valid-00003.jsonl`` …)
     by one of ``workers`` processes. Streams: a worker holds one raw file in memory at a time."""
     files = day_files(day_dir)
+    if not accept_incomplete:
+        check_page_numbers(day_dir.name, day_dir / FOLDERS[LIST], [f.path.name for f in files if f.kind == LIST])
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = max(1, workers) if len(files) >= PARALLEL_FROM_FILES else 1
     chunk_count = 1 if workers == 1 else workers * 8  # several chunks per worker: progress as they finish
     chunks = [(files[n::chunk_count], out_dir, n) for n in range(chunk_count)]
-    counts = dict.fromkeys(("records_read", "records_valid", "records_invalid", "parse_errors"), 0)
+    counts = dict.fromkeys(COUNTS, 0)
     done = 0
 
     def add(chunk_files, chunk_counts):
@@ -162,11 +184,28 @@ _pools = {}
 
 def _pool(workers: int) -> ProcessPoolExecutor:
     """The process's validation workers, started once and kept for the next days of a backfill.
-    Spawned, not forked: the parent may hold a JVM gateway and its threads."""
+    Spawned, not forked: the parent may hold a JVM gateway and its threads. They exit when it dies."""
     if workers not in _pools:
-        _pools[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        _pools[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                              initializer=exit_with_parent, initargs=(os.getpid(),))
         atexit.register(_pools[workers].shutdown)
     return _pools[workers]
+
+
+def exit_with_parent(parent_pid: int, poll_seconds: float = 0.5) -> None:
+    """Make this worker exit when ``parent_pid`` dies, even by ``kill -9``: a pool worker otherwise
+    waits forever on a queue whose writing end it holds itself. Linux delivers SIGKILL at once
+    (PR_SET_PDEATHSIG); a watcher thread covers other systems and the start-up race."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _validate_chunk(chunk) -> dict:
@@ -175,7 +214,7 @@ def _validate_chunk(chunk) -> dict:
 
 def validate_files(files: list[RawFile], out_dir: Path, part: int) -> dict:
     """Validate ``files`` into the part files numbered ``part``; returns their counts."""
-    counts = dict.fromkeys(("records_read", "records_valid", "records_invalid", "parse_errors"), 0)
+    counts = dict.fromkeys(COUNTS, 0)
     with ExitStack() as stack:
         streams = [stack.enter_context(open(out_dir / f"{name}-{part:05d}.jsonl", "w", encoding="utf-8"))
                    for name in ("valid", "list_ids", "rejects")]
@@ -187,29 +226,45 @@ def validate_files(files: list[RawFile], out_dir: Path, part: int) -> dict:
 
 def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
     try:
-        records = file_records(raw_file)
-    except (ValueError, UnicodeDecodeError) as error:  # json.JSONDecodeError is a ValueError
+        records, duplicates = file_records(raw_file)
+    except (UnreadableFile, ValueError) as error:  # json.JSONDecodeError is a ValueError
         if raw_file.kind == LIST:
+            problem = "cannot be read" if isinstance(error, UnreadableFile) else "is not valid JSON"
             raise RawInputError(
-                f"{raw_file.path}: list page is not valid JSON ({error}); refusing to load the day, "
+                f"{raw_file.path}: list page {problem} ({error}); refusing to load the day, "
                 "since a lost page would wrongly deactivate its agents"
             ) from None
         counts["parse_errors"] += 1
-        text = raw_file.path.read_bytes().decode("utf-8", errors="replace")
-        reject = reject_row(raw_file, None, PARSE_ERROR, [f"$: not valid JSON: {error}"], text, None)
-        outputs.write(outputs.rejects, reject)
+        if isinstance(error, UnreadableFile):
+            reason, text = f"$: not a readable file: {error}", ""
+        else:
+            reason, text = f"$: not valid JSON: {error}", visible_file_text(read_bytes(raw_file.path),
+                                                                             PARSE_ERROR_TEXT_LIMIT)
+        outputs.write(outputs.rejects, reject_row(raw_file, None, PARSE_ERROR, [reason], json_text(text), None))
         return
     schema = SCHEMAS[raw_file.kind]
     for index, record in enumerate(records):
         counts["records_read"] += 1
-        reasons = check(record, schema)
-        agent_id = readable_agent_id(record)
-        if raw_file.kind == LIST and agent_id is not None:
-            outputs.write(outputs.list_ids, {"agent_id": agent_id, "valid": not reasons})
+        counts["list_records"] += raw_file.kind == LIST
+        reasons = sorted(check(record, schema) + duplicate_key_reasons(record, duplicates))
+        agent_ids = record_agent_ids(record, duplicates)
+        if raw_file.kind == LIST:
+            for agent_id in agent_ids:
+                outputs.write(outputs.list_ids, {"agent_id": agent_id, "valid": not reasons})
         if reasons:
             counts["records_invalid"] += 1
-            outputs.write(outputs.rejects, reject_row(raw_file, index, VALIDATION_ERROR, reasons, record, agent_id))
+            agent_id = agent_ids[0] if len(agent_ids) == 1 else None
+            outputs.write(outputs.rejects,
+                          reject_row(raw_file, index, VALIDATION_ERROR, reasons, json_text(record), agent_id))
         else:
             counts["records_valid"] += 1
             valid = {"kind": raw_file.kind, "file_seq": raw_file.seq, "pos": index, "record": spark_fields(record)}
             outputs.write(outputs.valid, valid)
+
+
+def record_agent_ids(record, duplicates) -> list[int]:
+    """The agent ids a record names: one, none, or (with a duplicated ``id`` key) every readable one,
+    so that an invalid list record quarantines each agent it might be."""
+    values = duplicated_values(record, "id", duplicates)
+    candidates = [{"id": value} for value in values] if values else [record]
+    return sorted({agent_id for agent_id in map(readable_agent_id, candidates) if agent_id is not None})

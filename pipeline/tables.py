@@ -9,7 +9,8 @@ ERROR_COLUMNS = ("agent_id", "sync_date", "source_file", "record_index", "error_
 
 # The counts a task may record in agent_pipeline_runs (sql/006_create_agent_pipeline_runs.sql).
 RUN_COUNTS = (
-    "files_read", "records_read", "records_valid", "records_invalid", "parse_errors", "duplicates_resolved",
+    "files_read", "records_read", "records_valid", "records_invalid", "parse_errors", "list_records",
+    "duplicates_resolved",
     "agents_staged", "agents_active", "agents_deactivated", "agents_reactivated", "staging_rows", "error_rows",
     "rows_inserted", "rows_updated", "rows_unchanged", "history_rows",
 )

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import luigi
 
-from pipeline.config import load_settings
+from pipeline.completeness import DayAgainstPrevious, RefusedDay, refusal
+from pipeline.config import accepted_incomplete, load_settings
 from pipeline.database import MarkerTarget, connect, database_dsn, ensure_schema, existing_markers, run_sql_file
 from pipeline.errors import PipelineError
+from pipeline.locks import day_file_lock, lock_day_in_database, remove_leftover_temporary_folders
 from pipeline.metrics import now, record_task_run
+from pipeline.parameters import SyncDateParameter
 from pipeline.raw import validate_day
 from pipeline.tables import ERROR_COLUMNS, STAGING_COLUMNS
 
@@ -20,7 +23,7 @@ logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own
 
 
 class DayTask(luigi.Task):
-    sync_date = luigi.DateParameter(description="The sync day: the raw folder <raw_root>/YYYY-MM-DD to load.")
+    sync_date = SyncDateParameter(description="The sync day: the raw folder <raw_root>/YYYY-MM-DD to load.")
 
     @property
     def settings(self):
@@ -54,7 +57,7 @@ class DayTask(luigi.Task):
 class RawAgentsDay(luigi.ExternalTask):
     """The raw files of one sync day, written by the Freshdesk export."""
 
-    sync_date = luigi.DateParameter(description="The sync day: the raw folder <raw_root>/YYYY-MM-DD.")
+    sync_date = SyncDateParameter(description="The sync day: the raw folder <raw_root>/YYYY-MM-DD.")
 
     def output(self):
         return luigi.LocalTarget(str(load_settings().raw_day(self.sync_date)))
@@ -76,13 +79,18 @@ class FileDayTask(DayTask):
 
     def run(self):
         started_at = now()
-        with self.output().temporary_path() as tmp:
-            try:
-                counts = self.produce(Path(self.input().path), Path(tmp))
-                (Path(tmp) / "summary.json").write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)  # a failed day leaves no half-written folder behind
-                raise
+        with day_file_lock(self.settings.output_root, self.sync_date, str(self)):
+            if self.output().exists():  # another run wrote it while this one waited for the lock
+                logger.info("%s: done by another run meanwhile", self)
+                return
+            remove_leftover_temporary_folders(Path(self.output().path))
+            with self.output().temporary_path() as tmp:
+                try:
+                    counts = self.produce(Path(self.input().path), Path(tmp))
+                    (Path(tmp) / "summary.json").write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
+                except BaseException:
+                    shutil.rmtree(tmp, ignore_errors=True)  # a failed day leaves no half-written folder behind
+                    raise
         dsn = database_dsn(self.settings)
         ensure_schema(dsn)
         with closing(connect(dsn)) as connection, connection.cursor() as cursor:
@@ -102,7 +110,8 @@ class ValidateRaw(FileDayTask):
         return RawAgentsDay(self.sync_date)
 
     def produce(self, input_dir, out_dir):
-        return validate_day(input_dir, out_dir, progress=self._progress, workers=self.settings.validation_workers)
+        return validate_day(input_dir, out_dir, progress=self._progress, workers=self.settings.validation_workers,
+                            accept_incomplete=accepted_incomplete(self.sync_date))
 
     def _progress(self, done_files, total_files, counts):
         records = counts["records_read"]
@@ -151,6 +160,10 @@ class DatabaseDayTask(DayTask):
         ensure_schema(marker.dsn)
         with closing(marker.connect()) as connection:
             with connection.cursor() as cursor:
+                lock_day_in_database(cursor, self.sync_date, str(self))
+                if marker.exists(connection):  # another run finished it while this one waited for the lock
+                    logger.info("%s: done by another run meanwhile", self)
+                    return
                 counts = self.write(cursor)
                 self.record_run(cursor, started_at, counts)
             marker.touch(connection)  # mark as complete in the same transaction
@@ -178,22 +191,35 @@ def copy_files(cursor, table: str, columns, folder: Path) -> int:
 
 
 class LoadStaging(DatabaseDayTask):
-    """Replaces the day's rows of ``stg_agents`` and ``agent_pipeline_errors``."""
+    """Replaces the day's rows of ``stg_agents`` and ``agent_pipeline_errors``, unless the day looks
+    incomplete against the latest earlier loaded day (pipeline.completeness): then nothing is written."""
 
     table = "stg_agents"
 
     def requires(self):
-        return TransformAgents(self.sync_date)
+        return {"transformed": TransformAgents(self.sync_date), "validated": ValidateRaw(self.sync_date)}
 
     def write(self, cursor):
-        transformed = Path(self.input().path)
+        transformed = Path(self.input()["transformed"].path)
         self.execute_sql_file(cursor, "009_delete_staged_day.sql")
         self.execute_sql_file(cursor, "009_delete_day_errors.sql")
         self.report("COPY staging rows", 10)
         staged = copy_files(cursor, "stg_agents", STAGING_COLUMNS, transformed / "agents")
+        self.refuse_if_incomplete(cursor)
         self.report(f"COPY {staged:,} staging rows done; COPY error rows", 80)
         errors = copy_files(cursor, "agent_pipeline_errors", ERROR_COLUMNS, transformed / "errors")
         return {"staging_rows": staged, "error_rows": errors}
+
+    def refuse_if_incomplete(self, cursor) -> None:
+        """Raise RefusedDay (the transaction then rolls back) when the staged day looks incomplete."""
+        if accepted_incomplete(self.sync_date):
+            return
+        validated = json.loads((Path(self.input()["validated"].path) / "summary.json").read_text(encoding="utf-8"))
+        facts = DayAgainstPrevious(list_records=validated.get("list_records"),
+                                   **self.execute_sql_file(cursor, "011_day_against_previous.sql"))
+        reason = refusal(self.sync_date, facts, self.settings.max_deactivation_share)
+        if reason:
+            raise RefusedDay(reason)
 
 
 class UpsertAgents(DatabaseDayTask):
@@ -266,21 +292,26 @@ class Reprocess(luigi.Task):
         return [self.start + datetime.timedelta(days=n) for n in range((self.stop - self.start).days)]
 
     def run(self):
-        days = self.days()
-        for task in (cls(sync_date=day) for cls in self.FILE_TASKS for day in days):
-            path = Path(task.output().path)
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
+        days, settings = self.days(), load_settings()
         markers = [cls(sync_date=day) for cls in self.DATABASE_TASKS for day in days]
-        dsn = database_dsn(load_settings())
+        dsn = database_dsn(settings)
         ensure_schema(dsn)
         with closing(connect(dsn)) as connection, connection.cursor() as cursor:
+            for day in days:  # a run loading one of these days finishes its database task first
+                lock_day_in_database(cursor, day, str(self))
+            for day in days:
+                with day_file_lock(settings.output_root, day, str(self)):
+                    for task in (cls(sync_date=day) for cls in self.FILE_TASKS):
+                        path = Path(task.output().path)
+                        if path.is_dir():
+                            shutil.rmtree(path)
+                        elif path.exists():
+                            path.unlink()
+                        remove_leftover_temporary_folders(path)
             cursor.execute("delete from table_updates where update_id = any(%s)", ([m.task_id for m in markers],))
             deleted = cursor.rowcount
             connection.commit()
-        self.set_status_message(f"forgot {len(days)} days ({deleted} markers)")
-        logger.info("Reprocess: forgot %s days from %s to %s (%s markers); the next run loads them again",
+        self.set_status_message(f"forgot {len(days)} day(s) ({deleted} markers)")
+        logger.info("Reprocess: forgot %s day(s) from %s to %s (%s markers); the next run loads them again",
                     len(days), self.start, self.stop - datetime.timedelta(days=1), deleted)
         self._done = True

@@ -8,6 +8,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
 from pipeline.resources import resource_dir
+from pipeline.strict_json import UNSTORABLE
+from pipeline.tables import CONTACT_FIELDS, RECORD_FIELDS
 
 LIST_SCHEMA = "agent.schema.json"
 DETAILS_SCHEMA = "agent_details.schema.json"
@@ -63,15 +65,43 @@ def fast_check_for(schema_name: str):
 
 
 def check(record, schema_name: str) -> list[str]:
-    """Every violation of ``record`` as ``path: message`` lines, empty when valid.
+    """Every violation of ``record`` as ``path: message`` lines, empty when valid: the schema's,
+    then text that PostgreSQL cannot store in a loaded field.
 
     The compiled check decides; only a record it rejects is run through jsonschema, which names
     every violation (and has the last word: a record it finds no fault with is valid)."""
     try:
-        fast_check_for(schema_name)(record)
-    except fastjsonschema.JsonSchemaValueException:
-        return violations(record, validator_for(schema_name))
-    return []
+        try:
+            fast_check_for(schema_name)(record)
+            reasons = []
+        except fastjsonschema.JsonSchemaValueException:
+            reasons = violations(record, validator_for(schema_name))
+    except RecursionError:
+        return ["$: nested too deeply to check"]
+    return reasons + unstorable_text(record)
+
+
+LOADED_TEXT_FIELDS = (
+    *((name,) for name, kind in RECORD_FIELDS.items() if kind == "string"),
+    *(("contact", name) for name in CONTACT_FIELDS),
+)
+
+
+def unstorable_text(record) -> list[str]:
+    """A reason for each loaded text field holding a NUL or a lone surrogate: PostgreSQL cannot store
+    the first, UTF-8 cannot encode the second."""
+    reasons = []
+    for path in LOADED_TEXT_FIELDS:
+        value = record
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            found = UNSTORABLE.search(value)
+            if found:
+                character = "a NUL character" if found.group() == "\x00" else "a lone surrogate"
+                reasons.append(f"$.{'.'.join(path)}: contains {character} (\\u{ord(found.group()):04x}),"
+                               " which PostgreSQL cannot store")
+    return reasons
 
 
 def violations(record, validator: Draft202012Validator) -> list[str]:

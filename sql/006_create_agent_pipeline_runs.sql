@@ -11,6 +11,7 @@ create table if not exists agent_pipeline_runs (
     records_valid integer,
     records_invalid integer,
     parse_errors integer,
+    list_records integer,
     duplicates_resolved integer,
     agents_staged integer,
     agents_active integer,
@@ -25,3 +26,6 @@ create table if not exists agent_pipeline_runs (
     primary key (run_id, task, sync_date)
 );
 create index if not exists agent_pipeline_runs_sync_date on agent_pipeline_runs (sync_date);
+
+-- added after the first release: databases created before it get the column here
+alter table agent_pipeline_runs add column if not exists list_records integer;

@@ -2,7 +2,8 @@
 select
     sync_date,
     max(records_read) as records_read,
-    max(records_invalid) as records_invalid,
+    -- invalid records and unreadable details files: the day's error rows
+    max(records_invalid) + max(parse_errors) as records_invalid,
     max(duplicates_resolved) as duplicates_resolved,
     max(agents_staged) as agents_staged,
     max(agents_active) as agents_active,

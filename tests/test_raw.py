@@ -22,7 +22,8 @@ def day(tmp_path):
 
 def test_a_fixture_day_is_all_valid(day, tmp_path):
     counts = validate_day(day, tmp_path / "out")
-    assert counts == {"files_read": 7, "records_read": 10, "records_valid": 10, "records_invalid": 0, "parse_errors": 0}
+    assert counts == {"files_read": 7, "records_read": 10, "records_valid": 10, "records_invalid": 0, "parse_errors": 0,
+                      "list_records": 4}
     valid = lines(tmp_path / "out" / "valid-00000.jsonl")
     assert [(r["kind"], r["file_seq"], r["pos"]) for r in valid][:2] == [("list", 0, 0), ("list", 0, 1)]
     assert sorted(r["agent_id"] for r in lines(tmp_path / "out" / "list_ids-00000.jsonl")) == [

@@ -1,0 +1,59 @@
+"""One run at a time per sync day: two commands that touch the same day take turns.
+
+- File tasks (and Reprocess) hold ``<output root>/locks/<day>.lock`` (``flock``) while they write
+  the day's folders: a second run waits, then finds the folder done and skips it.
+- Database tasks take a PostgreSQL advisory lock on the day inside their transaction: a second
+  run waits for the first to commit, then finds the marker and skips the task.
+
+Both are released by the operating system or the server when their holder dies, so a killed
+run never leaves a lock behind. Pipelines with other output roots or databases take other locks
+(luigi's own command-line lock is switched off in luigi.cfg: it keys on the command line only).
+"""
+import fcntl
+import logging
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+logger = logging.getLogger("luigi-interface.pipeline")
+
+ADVISORY_NAMESPACE = 0x41474E54  # 'AGNT': first key of pg_advisory_xact_lock(int, int); the day is the second
+
+
+@contextmanager
+def day_file_lock(output_root: Path, sync_date, holder: str):
+    """Hold the day's lock file under ``output_root`` (waiting, with a log line, while another run has it)."""
+    path = output_root / "locks" / f"{sync_date.isoformat()}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("%s: waiting for another run that is writing %s (%s)", holder, sync_date, path)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def lock_day_in_database(cursor, sync_date, holder: str) -> None:
+    """Take the day's advisory lock for the rest of the transaction (waiting while another run has it)."""
+    key = (ADVISORY_NAMESPACE, sync_date.toordinal())
+    cursor.execute("select pg_try_advisory_xact_lock(%s, %s)", key)
+    if not cursor.fetchone()[0]:
+        logger.info("%s: waiting for another run that is loading %s into the database", holder, sync_date)
+        cursor.execute("select pg_advisory_xact_lock(%s, %s)", key)
+
+
+def remove_leftover_temporary_folders(target: Path) -> list[Path]:
+    """Remove ``<target>-luigi-tmp-*`` folders and files that a killed run left beside ``target``.
+    Call it only while holding the day's file lock: then no live run is writing one."""
+    removed = []
+    for leftover in target.parent.glob(f"{target.name}-luigi-tmp-*"):
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+        removed.append(leftover)
+    if removed:
+        logger.info("removed %d temporary folder(s) left by an interrupted run: %s", len(removed),
+                    ", ".join(str(path) for path in removed))
+    return removed

@@ -1,0 +1,172 @@
+"""Reading raw JSON strictly, and writing what was read so that PostgreSQL can always store it.
+
+Strict: UTF-8 only (a leading UTF-8 byte order mark is skipped, as RFC 8259 allows), no NaN or
+Infinity, no number beyond a double, no duplicate key in an object (reported, never last-wins),
+no nesting deeper than the parser can follow.
+
+Visible: PostgreSQL text cannot hold a NUL, and UTF-8 cannot hold a lone surrogate (``"\\ud800"``
+is legal JSON). Rejected records and file names are written with such characters spelled out as
+the six characters ``\\u0000`` / ``\\ud800``; invalid UTF-8 bytes of an unreadable file as ``\\xff``.
+"""
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+UTF8_BOM = b"\xef\xbb\xbf"
+MAX_FILE_BYTES = 256 * 1024 * 1024  # a details page of 100 agents is about 200 KB
+UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# the JSON escape \u0000 (not itself escaped by a preceding backslash) in JSON text
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+class UnreadableFile(Exception):
+    """A file that cannot be read as bytes: a folder, a broken link, too large, no permission."""
+
+
+def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes; UnreadableFile says in words why there are none."""
+    if path.is_symlink() and not path.exists():
+        raise UnreadableFile("a broken symbolic link")
+    if path.is_dir():
+        raise UnreadableFile("a folder, not a file")
+    if not path.is_file():
+        raise UnreadableFile("not a regular file")
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise UnreadableFile(f"{size:,} bytes, more than the limit of {limit:,} bytes for one file")
+        return path.read_bytes()
+    except OSError as error:
+        raise UnreadableFile(f"cannot be read: {error.strerror or error}") from None
+
+
+@dataclass(frozen=True)
+class DuplicateKey:
+    """A key that appears more than once in one JSON object, with every value it was given."""
+
+    owner: dict  # the parsed object (holding the last value); located in a record by identity
+    key: str
+    values: tuple
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return number
+
+
+def parse_json(data: bytes) -> tuple[object, list[DuplicateKey]]:
+    """The document, and the duplicate keys found in it. ValueError when it is not strict JSON."""
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM):]
+    if not data.strip():
+        raise ValueError("the file is empty" if not data else "the file holds only white space")
+    duplicates = []
+
+    def pairs_to_dict(pairs):
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            values = {}
+            for key, value in pairs:
+                values.setdefault(key, []).append(value)
+            duplicates.extend(DuplicateKey(obj, key, tuple(found)) for key, found in values.items() if len(found) > 1)
+        return obj
+
+    try:
+        text = data.decode("utf-8")
+        document = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                              object_pairs_hook=pairs_to_dict)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not UTF-8: {error.reason} at byte {error.start}") from None
+    return document, duplicates
+
+
+def json_path(parts) -> str:
+    """``$.contact.name``, ``$.group_ids[2]``, ``$['odd key']``: paths as jsonschema writes them."""
+    path = "$"
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif _IDENTIFIER.match(part):
+            path += f".{part}"
+        else:
+            path += "[" + json.dumps(part, ensure_ascii=False) + "]"
+    return path
+
+
+def duplicate_key_reasons(record, duplicates: list[DuplicateKey]) -> list[str]:
+    """One reason per duplicate key inside ``record``, naming its path and every value."""
+    if not duplicates:
+        return []
+    by_owner = {}
+    for duplicate in duplicates:
+        by_owner.setdefault(id(duplicate.owner), []).append(duplicate)
+    reasons, stack = [], [(record, ())]
+    while stack:  # iterative: a record may be nested too deeply for recursion
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for duplicate in by_owner.get(id(value), []):
+                shown = ", ".join(shorten(json_text(v)) for v in duplicate.values)
+                reasons.append(f"{json_path(path)}: duplicate key {json_text(duplicate.key)} (values {shown})")
+            stack.extend((child, (*path, key)) for key, child in value.items())
+        elif isinstance(value, list):
+            stack.extend((child, (*path, index)) for index, child in enumerate(value))
+    return sorted(reasons)
+
+
+def duplicated_values(record, key: str, duplicates: list[DuplicateKey]) -> tuple | None:
+    """Every value of ``key`` in the record's own object when the key is duplicated there, else None."""
+    for duplicate in duplicates:
+        if duplicate.owner is record and duplicate.key == key:
+            return duplicate.values
+    return None
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def json_text(value) -> str:
+    """``value`` as compact JSON, with unstorable characters spelled out (see the module doc)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except RecursionError:
+        return json.dumps("(nested too deeply to write)")
+    return visible_json(text)
+
+
+def visible_text(text: str) -> str:
+    """Plain text with NUL and lone surrogates spelled out: ``a\\x00b`` → ``a\\u0000b`` (six characters)."""
+    return UNSTORABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def visible_json(text: str) -> str:
+    """JSON text whose string values hold NUL or lone surrogates, rewritten so that those values
+    hold the spelled-out escape instead: PostgreSQL's jsonb refuses ``\\u0000`` and lone surrogates."""
+    text = _NUL_ESCAPE.sub(lambda match: match.group(1) + "\\\\u0000", text)
+    return re.sub(r"[\ud800-\udfff]", lambda match: f"\\\\u{ord(match.group()):04x}", text)
+
+
+def visible_file_name(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 as ``\\xff``, NUL-free by construction."""
+    return visible_text(os.fsencode(name).decode("utf-8", errors="backslashreplace"))
+
+
+def visible_file_text(data: bytes, limit: int) -> str:
+    """An unreadable file's content for ``raw_record``: invalid UTF-8 bytes as ``\\xff``, NUL spelled
+    out, cut after ``limit`` characters with a note of the full size."""
+    text = visible_text(data[:limit * 4].decode("utf-8", errors="backslashreplace"))
+    if len(text) > limit:
+        return text[:limit] + f"… (cut: the file has {len(data):,} bytes)"
+    return text
