@@ -64,7 +64,7 @@ def connect(dsn: str):
     try:
         connection = psycopg2.connect(dsn)
     except psycopg2.OperationalError as error:
-        reason = redact(str(error)).strip()
+        reason = " ".join(redact(str(error)).split())  # one line: libpq adds a hint on a second one
         raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {redact(dsn)}: {reason}") from None
     connection.set_client_encoding("UTF8")
     return connection

@@ -22,13 +22,12 @@ def one_line(message: str) -> str | None:
     """A message that ends with a formatted traceback of a PipelineError (luigi writes those when
     ``complete()`` or ``requires()`` fails), as ``<headline>: <Error>: <its message>``; else None."""
     headline, found, trace = message.partition(TRACEBACK)
-    if not found or not trace.strip():
-        return None
-    name, _, text = trace.strip().splitlines()[-1].partition(": ")
-    name = name.rsplit(".", 1)[-1]
-    if name not in pipeline_error_names():
-        return None
-    return f"{headline.rstrip().rstrip(':')}: {name}: {text}"
+    names = pipeline_error_names()
+    for line in reversed(trace.splitlines() if found else []):
+        name, _, text = line.partition(": ")
+        if name.rsplit(".", 1)[-1] in names and not line[:1].isspace():
+            return f"{headline.rstrip().rstrip(':')}: {name.rsplit('.', 1)[-1]}: {text}"
+    return None
 
 
 class OneLineErrors(logging.Filter):

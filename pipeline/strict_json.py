@@ -27,8 +27,9 @@ class UnreadableFile(Exception):
     """A file that cannot be read as bytes: a folder, a broken link, too large, no permission."""
 
 
-def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+def read_bytes(path: Path, limit: int | None = None) -> bytes:
     """The file's bytes; UnreadableFile says in words why there are none."""
+    limit = MAX_FILE_BYTES if limit is None else limit
     if path.is_symlink() and not path.exists():
         raise UnreadableFile("a broken symbolic link")
     if path.is_dir():

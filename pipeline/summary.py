@@ -5,7 +5,7 @@ from contextlib import closing
 import psycopg2
 
 from pipeline.config import load_settings
-from pipeline.database import connect, database_dsn
+from pipeline.database import DatabaseUnavailable, connect, database_dsn
 from pipeline.errors import PipelineError
 from pipeline.metrics import format_summary, run_summary_rows
 
@@ -18,6 +18,9 @@ def print_run_summary() -> None:
         with closing(connect(database_dsn(load_settings()))) as connection, connection.cursor() as cursor:
             rows = run_summary_rows(cursor)
     except psycopg2.errors.UndefinedTable:  # nothing was ever loaded into this database
+        return
+    except DatabaseUnavailable as error:  # luigi has said so already, if any task needed it
+        logger.debug("No run summary: %s", error)
         return
     except (PipelineError, psycopg2.Error) as error:  # the run is over: a summary is never worth a traceback
         logger.warning("No run summary: %s", error)

@@ -1,0 +1,239 @@
+"""The bad-input corpus: whatever one details file holds, the day loads and the file or record gets an error row;
+list pages stay strict. Each kind is checked on ValidateRaw's own output (no Spark, no database), and all the
+details kinds together go through the whole graph on PostgreSQL and Spark in one day."""
+import datetime
+import json
+import os
+import shutil
+
+import pytest
+from test_pipeline import run
+
+from conftest import FIXTURES, query
+from pipeline import SnapshotHistory, strict_json
+from pipeline.completeness import RefusedDay
+from pipeline.raw import RawInputError, validate_day
+
+DAY = datetime.date(2024, 1, 2)
+NEW_ID = 11200000009  # an agent the fixture day does not have
+TEMPLATE = json.loads((FIXTURES / "2024-01-02/agent_details/11200000001.json").read_text())
+
+
+def agent(**changes) -> dict:
+    """A valid details record of the new agent, with ``changes`` (``contact__name`` changes contact.name)."""
+    record = json.loads(json.dumps(TEMPLATE))
+    record["id"] = NEW_ID
+    record["contact"].update(email="new.agent@example.com", name="Riya Sen")
+    for key, value in changes.items():
+        target, _, field = key.rpartition("__")
+        (record[target] if target else record)[field] = value
+    return record
+
+
+def text(record) -> bytes:
+    return json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+def replace_once(record: dict, old: bytes, new: bytes) -> bytes:
+    data = text(record)
+    assert old in data
+    return data.replace(old, new, 1)
+
+
+def deep(levels: int, inner: bytes = b"1") -> bytes:
+    return b"[" * levels + inner + b"]" * levels
+
+
+VALID = "valid"  # the new agent's record loads
+NOTHING = "nothing"  # no record, no error row
+# kind: (file name, content: bytes or a function(path) that makes it, expected outcome, fragment of the reason)
+DETAILS_CORPUS = {
+    "truncated": ("x.json", text(agent())[:40], "PARSE_ERROR", "not valid JSON: Unterminated string"),
+    "trailing garbage": ("x.json", text(agent()) + b" ]", "PARSE_ERROR", "Extra data"),
+    "two documents": ("x.json", b'{"id": 1}{"id": 2}', "PARSE_ERROR", "Extra data"),
+    "NaN": ("x.json", b'{"id": NaN}', "PARSE_ERROR", "NaN is not valid JSON"),
+    "number out of range": ("x.json", b'{"id": 1e400}', "PARSE_ERROR", "out of range"),
+    "5,000-digit integer": ("x.json", b'{"id": 1' + b"0" * 5000 + b"}", "PARSE_ERROR", "not valid JSON"),
+    "0 bytes": ("x.json", b"", "PARSE_ERROR", "the file is empty"),
+    "white space only": ("x.json", b" \r\n ", "PARSE_ERROR", "only white space"),
+    "UTF-8 byte order mark": ("x.json", b"\xef\xbb\xbf" + text(agent()), VALID, None),
+    "UTF-16": ("x.json", json.dumps(agent()).encode("utf-16"), "PARSE_ERROR", "not UTF-8"),
+    "Latin-1 byte": ("x.json", replace_once(agent(), b"Riya", b"R\xefya"), "PARSE_ERROR", "not UTF-8"),
+    "raw NUL byte": ("x.json", b'{"id": 1,\x00 "contact": {}}', "PARSE_ERROR", "not valid JSON"),
+    "nested 10,000 deep": ("x.json", b'{"id": 1, "x": ' + deep(10_000) + b"}", "PARSE_ERROR", "nested too deeply"),
+    "nested 500 deep in an unloaded field": ("x.json", replace_once(agent(), b'"signature": null',
+                                                                    b'"extra": ' + deep(500)), VALID, None),
+    "NUL in a loaded field": ("x.json", text(agent(contact__name="Riya\x00Sen")), "VALIDATION_ERROR",
+                              "$.contact.name: contains a NUL character (\\u0000)"),
+    "NUL in an unloaded field": ("x.json", text(agent(signature="a\x00b")), VALID, None),
+    "lone surrogate in a loaded field": ("x.json", replace_once(agent(), b"Riya", b"Riya\\ud800"),
+                                         "VALIDATION_ERROR", "$.contact.name: contains a lone surrogate (\\ud800)"),
+    "lone surrogate in an unloaded key": ("x.json", replace_once(agent(), b'"signature"', b'"sig\\udc00"'),
+                                          VALID, None),
+    "duplicate id": ("x.json", replace_once(agent(), b'"id": 11200000009', b'"id": 11200000005, "id": 11200000099'),
+                     "VALIDATION_ERROR", '$: duplicate key "id" (values 11200000005, 11200000099)'),
+    "duplicate key in contact": ("x.json", replace_once(agent(), b'"name": "Riya',
+                                                        b'"name": "Other", "name": "Riya'),
+                                 "VALIDATION_ERROR", '$.contact: duplicate key "name"'),
+    "a number, not an object": ("x.json", b"42", "VALIDATION_ERROR", "$: 42 is not of type 'object'"),
+    "null": ("x.json", b"null", "VALIDATION_ERROR", "$: None is not of type 'object'"),
+    "empty object": ("x.json", b"{}", "VALIDATION_ERROR", "$: 'contact' is a required property"),
+    "empty array": ("x.json", b"[]", NOTHING, None),
+    "array of a valid and an invalid record": ("x.json", b"[" + text(agent()) + b", 7]", "VALIDATION_ERROR",
+                                               "$: 7 is not of type 'object'"),
+    "id as text": ("x.json", text(agent(id="abc")), "VALIDATION_ERROR", "$.id: 'abc' is not of type 'integer'"),
+    "id beyond BIGINT": ("x.json", text(agent(id=2**64)), "VALIDATION_ERROR", "is greater than the maximum"),
+    "boolean as text": ("x.json", text(agent(available="false")), "VALIDATION_ERROR",
+                        "$.available: 'false' is not of type"),
+    "contact null": ("x.json", text(agent(contact=None)), "VALIDATION_ERROR", "$.contact: None is not of type"),
+    "timestamp not RFC 3339": ("x.json", text(agent(updated_at="26/03/2025")), "VALIDATION_ERROR",
+                               "$.updated_at: '26/03/2025' is not a 'date-time'"),
+    "control characters and a 1 MB name": ("x.json", text(agent(contact__name="\x01\x7f\t\r\n\\" + "n" * 1_000_000)),
+                                           VALID, None),
+    "a folder named *.json": ("old.json", lambda path: path.mkdir(), "PARSE_ERROR", "a folder, not a file"),
+    "a broken link": ("x.json", lambda path: path.symlink_to(path.parent / "gone.json"), "PARSE_ERROR",
+                      "a broken symbolic link"),
+    "a link to a valid file": ("x.json", lambda path: (path.parent / "target.txt").write_bytes(text(agent())) and
+                               path.symlink_to(path.parent / "target.txt"), VALID, None),
+    "a named pipe": ("x.json", os.mkfifo, "PARSE_ERROR", "not a regular file"),
+    "a name that is not UTF-8": (b"bad\xff.json".decode("utf-8", "surrogateescape"), b"{", "PARSE_ERROR",
+                                 "not valid JSON"),
+    "over the size limit": ("x.json", text(agent()) + b" " * 20_000, "PARSE_ERROR", "more than the limit"),
+    "not a *.json name": ("notes.txt", b"{", NOTHING, None),
+}
+
+
+def make(path, content):
+    if callable(content):
+        content(path)
+    else:
+        path.write_bytes(content)
+
+
+def lines(out_dir, name):
+    return [json.loads(line) for part in sorted(out_dir.glob(f"{name}-*.jsonl")) for line in part.read_text(
+        encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def day(tmp_path):
+    target = tmp_path / "raw" / DAY.isoformat()
+    shutil.copytree(FIXTURES / DAY.isoformat(), target)
+    return target
+
+
+def fixture_records():
+    """(kind, id) of every record of the fixture day: all valid."""
+    out = []
+    for folder, kind in (("agents", "list"), ("agent_details", "details")):
+        for path in (FIXTURES / DAY.isoformat() / folder).glob("*.json"):
+            document = json.loads(path.read_text())
+            out += [(kind, record["id"]) for record in (document if isinstance(document, list) else [document])]
+    return sorted(out)
+
+
+@pytest.mark.parametrize("kind", DETAILS_CORPUS)
+def test_a_bad_details_file_is_isolated(kind, day, tmp_path, monkeypatch):
+    name, content, outcome, reason = DETAILS_CORPUS[kind]
+    monkeypatch.setattr(strict_json, "MAX_FILE_BYTES", 8192 if kind == "over the size limit" else 1 << 28)
+    make(day / "agent_details" / name, content)
+    counts = validate_day(day, tmp_path / "out")  # the day loads: no exception
+
+    valid = sorted((row["kind"], row["record"]["id"]) for row in lines(tmp_path / "out", "valid"))
+    new = [("details", NEW_ID)] if outcome == VALID or "valid and an invalid" in kind else []
+    assert valid == sorted(fixture_records() + new)  # no valid record of the day was lost, none invented
+    rejects = lines(tmp_path / "out", "rejects")
+    if outcome in (VALID, NOTHING):
+        assert rejects == []
+        return
+    [reject] = rejects
+    assert reject["error_type"] == outcome
+    assert reject["source_file"].startswith("2024-01-02/agent_details/")
+    assert reason in reject["error_message"]
+    assert counts["parse_errors" if outcome == "PARSE_ERROR" else "records_invalid"] == 1
+    stored = json.dumps(reject)  # every text the error row holds can be written as UTF-8 without a NUL
+    stored.encode("utf-8")
+    assert "\\u0000" not in stored.replace("\\\\u0000", "")
+    if kind == "duplicate id":
+        assert reject["agent_id"] is None  # never the phantom 11200000099
+
+
+def test_bad_characters_are_made_visible_in_the_error_row(day, tmp_path):
+    make(day / "agent_details" / "x.json", DETAILS_CORPUS["NUL in a loaded field"][1])
+    make(day / "agent_details" / "y.json", b'{"id": 1,\x00 "na\xffme": 1')
+    make(day / "agent_details" / b"bad\xff.json".decode("utf-8", "surrogateescape"), b"{")
+    validate_day(day, tmp_path / "out")
+    rejects = {row["source_file"].rpartition("/")[2]: row for row in lines(tmp_path / "out", "rejects")}
+    assert json.loads(rejects["x.json"]["raw_record"])["contact"]["name"] == "Riya\\u0000Sen"
+    assert json.loads(rejects["y.json"]["raw_record"]) == '{"id": 1,\\u0000 "na\\xffme": 1'
+    assert "bad\\xff.json" in rejects
+
+
+LIST_CORPUS = {
+    "a gap in the page numbers": ("3.json", b"[]", RefusedDay, "list page 2 missing"),
+    "a folder named like a page": ("2.json", lambda path: path.mkdir(), RawInputError,
+                                   "list page cannot be read (a folder, not a file)"),
+    "a page that is not UTF-8": ("2.json", b'[{"id": 1, "x": "\xe9"}]', RawInputError, "list page is not valid JSON"),
+    "a page that is an object": ("2.json", b'{"id": 1}', RawInputError, "a list page must be a JSON array"),
+    "a truncated page": ("2.json", b"[{", RawInputError, "list page is not valid JSON"),
+    "an empty page file": ("2.json", b"", RawInputError, "the file is empty"),
+}
+
+
+@pytest.mark.parametrize("kind", LIST_CORPUS)
+def test_an_unreadable_or_missing_list_page_refuses_the_day(kind, day, tmp_path):
+    name, content, error, message = LIST_CORPUS[kind]
+    make(day / "agents" / name, content)
+    with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        validate_day(day, tmp_path / "out")
+
+
+def test_a_gap_is_let_through_when_accepted(day, tmp_path):
+    (day / "agents" / "3.json").write_bytes(b"[]")
+    assert validate_day(day, tmp_path / "out", accept_incomplete=True)["list_records"] == 4
+
+
+def test_bad_list_records_quarantine_every_agent_they_might_be(day, tmp_path):
+    page_path = day / "agents" / "1.json"
+    data = page_path.read_bytes()
+    data = data.replace(b'"id": 11200000001', b'"id": 11200000001, "id": 11200000077', 1)
+    data = data.replace(b'"Priya Raman"', b'"Priya\\u0000Raman"', 1)
+    page_path.write_bytes(b"\xef\xbb\xbf" + data)  # a byte order mark is fine
+    validate_day(day, tmp_path / "out")
+    listed = {row["agent_id"]: row["valid"] for row in lines(tmp_path / "out", "list_ids")}
+    assert listed == {11200000001: False, 11200000077: False, 11200000002: False, 11200000003: True,
+                      11200000005: True}
+    reasons = {row["agent_id"]: row["error_message"] for row in lines(tmp_path / "out", "rejects")}
+    assert reasons[None] == '$: duplicate key "id" (values 11200000001, 11200000077)'
+    assert reasons[11200000002] == "$.contact.name: contains a NUL character (\\u0000), which PostgreSQL cannot store"
+
+
+def test_every_bad_details_file_at_once_loads_the_day_on_postgres(pipeline_env, tmp_path, monkeypatch):
+    """The whole corpus in one day, through Spark and PostgreSQL: the day loads, one error row per bad file
+    or record, every fixture agent recorded, no phantom agent, and the unstorable characters shown."""
+    dsn = pipeline_env["dsn"]
+    raw = tmp_path / "raw"
+    shutil.copytree(FIXTURES / DAY.isoformat(), raw / DAY.isoformat())
+    details = raw / DAY.isoformat() / "agent_details"
+    expected = {}
+    for number, (kind, (name, content, outcome, reason)) in enumerate(DETAILS_CORPUS.items()):
+        if outcome not in (VALID, NOTHING) and kind != "over the size limit":
+            path = details / f"{number:02d}-{name}"
+            make(path, content)
+            expected[strict_json.visible_file_name(path.name)] = (outcome, reason)
+    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
+    run(SnapshotHistory(sync_date=DAY))
+
+    rows = query(dsn, "select source_file, error_type, error_message, raw_record from agent_pipeline_errors")
+    found = {source_file.rpartition("/")[2]: (error_type, message) for source_file, error_type, message, _ in rows}
+    assert len(rows) == len(found) == len(expected)
+    for name, (outcome, reason) in expected.items():
+        assert found[name][0] == outcome and reason in found[name][1], name
+    assert query(dsn, "select agent_id, is_active from agent_status_history order by 1") == [
+        (11200000001, True), (11200000002, True), (11200000003, False), (11200000004, False),
+        (11200000005, True), (11200000006, False),
+        (NEW_ID, False)]  # from the array that also holds an invalid record; not listed, so inactive
+    assert query(dsn, "select count(*) from agents where agent_id = 11200000099") == [(0,)]  # no phantom
+    shown = query(dsn, "select raw_record -> 'contact' ->> 'name' from agent_pipeline_errors"
+                       " where error_message like '%%NUL character%%'")
+    assert shown == [("Riya\\u0000Sen",)]
