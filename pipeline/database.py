@@ -2,7 +2,7 @@
 import logging
 import re
 import warnings
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -60,14 +60,28 @@ class DatabaseUnavailable(PipelineError):
     """The server cannot be reached; the message names it, without its password."""
 
 
+def _one_line(error) -> str:
+    return " ".join(redact(str(error)).split())  # libpq adds a hint on a second line
+
+
 def connect(dsn: str):
     try:
         connection = psycopg2.connect(dsn)
     except psycopg2.OperationalError as error:
-        reason = " ".join(redact(str(error)).split())  # one line: libpq adds a hint on a second one
-        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {redact(dsn)}: {reason}") from None
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {redact(dsn)}: {_one_line(error)}") from None
     connection.set_client_encoding("UTF8")
     return connection
+
+
+@contextmanager
+def reported_outage(dsn: str, doing: str):
+    """Turn a server that goes away (or fails for an operational reason) while ``doing`` into a one-line
+    DatabaseUnavailable. The open transaction is lost with the connection: nothing of it was committed."""
+    try:
+        yield
+    except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+        raise DatabaseUnavailable(f"PostgreSQL at {redact(dsn)} failed during {doing}, which committed nothing:"
+                                  f" {_one_line(error) or type(error).__name__}") from None
 
 
 def run_sql_file(cursor, file_name: str, params: dict) -> list[dict]:

@@ -11,7 +11,15 @@ import luigi
 
 from pipeline.completeness import DayAgainstPrevious, RefusedDay, refusal
 from pipeline.config import accepted_incomplete, load_settings
-from pipeline.database import MarkerTarget, connect, database_dsn, ensure_schema, existing_markers, run_sql_file
+from pipeline.database import (
+    MarkerTarget,
+    connect,
+    database_dsn,
+    ensure_schema,
+    existing_markers,
+    reported_outage,
+    run_sql_file,
+)
 from pipeline.errors import PipelineError
 from pipeline.locks import day_file_lock, lock_day_in_database, remove_leftover_temporary_folders
 from pipeline.metrics import now, record_task_run
@@ -93,7 +101,8 @@ class FileDayTask(DayTask):
                     raise
         dsn = database_dsn(self.settings)
         ensure_schema(dsn)
-        with closing(connect(dsn)) as connection, connection.cursor() as cursor:
+        with reported_outage(dsn, f"{self} (recording its counts)"), closing(connect(dsn)) as connection, \
+                connection.cursor() as cursor:
             self.record_run(cursor, started_at, counts)
             connection.commit()
 
@@ -158,7 +167,7 @@ class DatabaseDayTask(DayTask):
         started_at = now()
         marker = self.output()
         ensure_schema(marker.dsn)
-        with closing(marker.connect()) as connection:
+        with reported_outage(marker.dsn, str(self)), closing(marker.connect()) as connection:
             with connection.cursor() as cursor:
                 lock_day_in_database(cursor, self.sync_date, str(self))
                 if marker.exists(connection):  # another run finished it while this one waited for the lock

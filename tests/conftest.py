@@ -49,25 +49,37 @@ def pg_server_dsn():
     server.cleanup()
 
 
+def _admin_execute(server_dsn, statement):
+    admin = make_dsn(server_dsn, dbname=parse_dsn(server_dsn).get("dbname", "postgres"))
+    with closing(psycopg2.connect(admin)) as connection:
+        connection.autocommit = True
+        connection.cursor().execute(statement)
+
+
+def create_database(server_dsn, template=None) -> tuple[str, str]:
+    """A new database on the test server (a copy of ``template`` when given); returns its name and DSN."""
+    name = f"agents_test_{uuid.uuid4().hex[:12]}"
+    _admin_execute(server_dsn, f'create database "{name}"' + (f' template "{template}"' if template else ""))
+    return name, make_dsn(server_dsn, dbname=name)
+
+
+def drop_database(server_dsn, name) -> None:
+    _admin_execute(server_dsn, f'drop database if exists "{name}" with (force)')
+
+
 @pytest.fixture
 def new_database(pg_server_dsn):
     """Makes new, empty databases on the test server (dropped afterwards); each call returns a DSN."""
-    admin = make_dsn(pg_server_dsn, dbname=parse_dsn(pg_server_dsn).get("dbname", "postgres"))
     names = []
 
-    def execute(statement):
-        with closing(psycopg2.connect(admin)) as connection:
-            connection.autocommit = True
-            connection.cursor().execute(statement)
-
     def create():
-        names.append(f"agents_test_{uuid.uuid4().hex[:12]}")
-        execute(f'create database "{names[-1]}"')
-        return make_dsn(pg_server_dsn, dbname=names[-1])
+        name, dsn = create_database(pg_server_dsn)
+        names.append(name)
+        return dsn
 
     yield create
     for name in names:
-        execute(f'drop database if exists "{name}" with (force)')
+        drop_database(pg_server_dsn, name)
 
 
 @pytest.fixture

@@ -1,0 +1,329 @@
+"""Crashes, concurrent runs and database outages, with real luigi processes, PostgreSQL and Spark.
+
+Each fault scenario starts from a copy of a database and output root in a known state, runs the pipeline
+as a user does (``luigi --module pipeline …``), stops it at a chosen point, kills it, resumes it, and then
+compares every table with a clean run's (run ids and timestamps aside). The points are reached without
+hooks in the pipeline: the test holds the lock the next task needs (the day's lock file or its PostgreSQL
+advisory lock), or a trigger makes a statement wait halfway through its rows.
+"""
+import datetime
+import os
+import shutil
+import signal
+import subprocess
+import time
+from contextlib import closing, contextmanager
+
+import psycopg2
+import pytest
+from test_pipeline import DAY1, DAY2, run, tables
+
+from conftest import FIXTURES, LUIGI, REPO, cli, cli_env, create_database, drop_database, free_port, query
+from pipeline import LoadStaging, SnapshotHistory, TransformAgents, UpsertAgents, ValidateRaw
+from pipeline.locks import ADVISORY_NAMESPACE, day_file_lock
+from pipeline.tables import RUN_COUNTS
+
+
+def snapshot(dsn) -> dict:
+    """Every table, without run ids, timestamps and generated ids."""
+    state = tables(dsn)
+    state["table_updates"] = query(dsn, "select update_id, target_table from table_updates order by 1")
+    runs = query(dsn, f"select distinct task, sync_date, {', '.join(RUN_COUNTS)} from agent_pipeline_runs")
+    state["agent_pipeline_runs"] = sorted(runs, key=repr)
+    return state
+
+
+def leftovers(output_root):
+    return sorted(output_root.glob("*/*-luigi-tmp-*"))
+
+
+def wait_until(predicate, timeout=120, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def session_processes(session_id) -> list[int]:
+    """Live (not zombie) processes of a session: the run's luigi process and everything it started."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[3]) == session_id and fields[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+class Run:
+    """``luigi --module pipeline SnapshotHistory --sync-date 2024-01-02`` in a session of its own."""
+
+    def __init__(self, env, log_path, *args):
+        self.log_path = log_path
+        self.log = open(log_path, "w")  # noqa: SIM115  (closed by kill() or finish())
+        command = list(args) or ["SnapshotHistory", "--sync-date", DAY2.isoformat()]
+        self.process = subprocess.Popen(LUIGI + command, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+    def kill(self, sig=signal.SIGKILL):
+        """Signal the luigi process only; whatever it started must then exit by itself."""
+        assert self.process.poll() is None, self.output()[-3000:]
+        os.kill(self.process.pid, sig)
+        self.process.wait()
+        wait_until(lambda: not session_processes(self.process.pid), timeout=15, what="the run's processes to exit")
+        self.log.close()
+
+    def finish(self, timeout=240) -> int:
+        code = self.process.wait(timeout)
+        self.log.close()
+        return code
+
+
+@pytest.fixture(scope="module")
+def stages(pg_server_dsn, spark, tmp_path_factory):
+    """Databases (used as templates) and output roots: 2024-01-01 loaded ("day1"); plus 2024-01-02's file tasks
+    ("files"); plus the rest of 2024-01-02 ("clean", the reference every scenario is compared with)."""
+    root, made, previous = tmp_path_factory.mktemp("stages"), {}, None
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PIPELINE_RAW_ROOT", str(FIXTURES))
+        for stage, task in (("day1", SnapshotHistory(sync_date=DAY1)), ("files", TransformAgents(sync_date=DAY2)),
+                            ("clean", SnapshotHistory(sync_date=DAY2))):
+            name, dsn = create_database(pg_server_dsn, template=previous and previous["name"])
+            output = root / stage
+            if previous:
+                shutil.copytree(previous["output_root"], output)
+            env.setenv("PIPELINE_OUTPUT_ROOT", str(output))
+            env.setenv("PIPELINE_PG_DSN", dsn)
+            run(task)
+            made[stage] = previous = {"name": name, "dsn": dsn, "output_root": output}
+    made["clean"]["snapshot"] = snapshot(made["clean"]["dsn"])
+    yield made
+    for stage in made.values():
+        drop_database(pg_server_dsn, stage["name"])
+
+
+@pytest.fixture
+def scenario(stages, pg_server_dsn, tmp_path, monkeypatch):
+    """Copies a stage into a new database and output root that this process and a CLI run both use."""
+    names = []
+
+    def make(stage):
+        name, dsn = create_database(pg_server_dsn, template=stages[stage]["name"])
+        names.append(name)
+        output = tmp_path / "output"
+        shutil.copytree(stages[stage]["output_root"], output)
+        for key, value in (("RAW_ROOT", FIXTURES), ("OUTPUT_ROOT", output), ("PG_DSN", dsn)):
+            monkeypatch.setenv(f"PIPELINE_{key}", str(value))
+        return dsn, output, cli_env(raw_root=FIXTURES, output_root=output, pg_dsn=dsn)
+
+    yield make
+    for name in names:
+        drop_database(pg_server_dsn, name)
+
+
+@contextmanager
+def held_advisory_lock(dsn, *key):
+    with closing(psycopg2.connect(dsn)) as connection:
+        connection.autocommit = True
+        connection.cursor().execute("select pg_advisory_lock(%s, %s)", key)
+        yield
+
+
+def waiting_on_advisory_lock(dsn, statement_start=""):
+    return query(dsn, "select count(*) from pg_stat_activity where datname = current_database()"
+                      " and wait_event = 'advisory' and query ilike %s", (statement_start + "%",))[0][0] > 0
+
+
+def idle_database(dsn):
+    return query(dsn, "select count(*) from pg_stat_activity where datname = current_database()"
+                      " and pid <> pg_backend_pid()")[0][0] == 0
+
+
+BLOCK_AT_ROW = """
+create sequence fault_rows;
+create function fault_block() returns trigger language plpgsql as $$
+begin
+    if nextval('fault_rows') = 3 then  -- the third row waits for the test's advisory lock (1, 1)
+        perform pg_advisory_lock(1, 1);
+        perform pg_advisory_unlock(1, 1);
+    end if;
+    return new;
+end $$;
+create trigger fault_block before insert or update on {table} for each row execute function fault_block();
+"""
+UNBLOCK = "drop trigger fault_block on {table}; drop function fault_block(); drop sequence fault_rows;"
+
+
+def execute(dsn, sql):
+    with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        connection.commit()
+
+
+def resume_and_compare(stages, dsn, output):
+    run(SnapshotHistory(sync_date=DAY2))
+    assert snapshot(dsn) == stages["clean"]["snapshot"]
+    assert leftovers(output) == []
+
+
+# point: (stage copied, tasks run in-process first, the task the CLI is stopped at)
+BOUNDARIES = {
+    "before ValidateRaw": ("day1", [], "file"),
+    "before TransformAgents": ("day1", [ValidateRaw], "file"),
+    "before LoadStaging": ("files", [], "database"),
+    "before UpsertAgents": ("files", [LoadStaging], "database"),
+    "before SnapshotHistory": ("files", [LoadStaging, UpsertAgents], "database"),
+}
+
+
+@pytest.mark.parametrize("point", BOUNDARIES)
+def test_a_run_killed_at_a_task_boundary_resumes_to_the_clean_tables(point, stages, scenario, tmp_path):
+    stage, before, lock = BOUNDARIES[point]
+    dsn, output, env = scenario(stage)
+    for task in before:
+        run(task(sync_date=DAY2))
+    if lock == "file":
+        blocker = day_file_lock(output, DAY2, "test")
+    else:
+        blocker = held_advisory_lock(dsn, ADVISORY_NAMESPACE, DAY2.toordinal())
+
+    def blocked():
+        if lock == "file":
+            return "waiting for another run that is writing 2024-01-02" in killed.output()
+        return waiting_on_advisory_lock(dsn)
+
+    with blocker:
+        killed = Run(env, tmp_path / "killed.log")
+        wait_until(blocked, what=f"the run to wait {point}")
+        killed.kill()
+    assert "Starting Spark session" not in killed.output()
+    resume_and_compare(stages, dsn, output)
+
+
+INSIDE = {"the COPY": ("stg_agents", "copy stg_agents"), "the upsert": ("agents", "-- agents <-"),
+          "the history insert": ("agent_status_history", "-- agent_status_history <-")}
+
+
+@pytest.mark.parametrize("statement", INSIDE)
+def test_a_run_killed_inside_a_statement_commits_nothing_and_resumes(statement, stages, scenario, tmp_path):
+    table, statement_start = INSIDE[statement]
+    dsn, output, env = scenario("files")
+    execute(dsn, BLOCK_AT_ROW.format(table=table))
+    with held_advisory_lock(dsn, 1, 1):
+        killed = Run(env, tmp_path / "killed.log")
+        wait_until(lambda: waiting_on_advisory_lock(dsn, statement_start), what=f"the run to stop inside {statement}")
+        killed.kill()
+    wait_until(lambda: idle_database(dsn), what="the killed run's transaction to roll back")
+    execute(dsn, UNBLOCK.format(table=table))
+    resume_and_compare(stages, dsn, output)
+
+
+def test_a_run_killed_while_spark_writes_leaves_no_process_and_its_folder_is_removed(stages, scenario, tmp_path):
+    dsn, output, env = scenario("day1")
+    run(ValidateRaw(sync_date=DAY2))
+    killed = Run(env, tmp_path / "killed.log")
+    wait_until(lambda: leftovers(output), what="Spark's temporary folder")
+    killed.kill()  # the JVM exits with its Python parent, whatever the signal
+    assert leftovers(output)
+    resume_and_compare(stages, dsn, output)
+
+
+@pytest.fixture(scope="module")
+def big_day(tmp_path_factory):
+    """A day of 2,000 agents, one details file each: enough files for the parallel validation workers."""
+    from bench.synth import main as synth
+
+    raw = tmp_path_factory.mktemp("big")
+    synth(["--agents", "2000", "--days", "1", "--start", DAY2.isoformat(), "--out", str(raw)])
+    return raw
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill -9", "SIGTERM"])
+def test_validation_workers_exit_with_a_killed_run(sig, big_day, tmp_path, new_database, monkeypatch):
+    dsn, output = new_database(), tmp_path / "output"
+    env = cli_env(raw_root=big_day, output_root=output, pg_dsn=dsn, validation_workers=2)
+    killed = Run(env, tmp_path / "killed.log")
+    wait_until(lambda: any(path.glob("valid-*") for path in leftovers(output)), what="the workers' part files")
+    workers = [pid for pid in session_processes(killed.process.pid) if pid != killed.process.pid]
+    assert len(workers) >= 2  # the pool's workers (and its resource tracker) were running
+    killed.kill(sig)
+    assert not (output / "validated" / DAY2.isoformat()).exists()
+
+    for key, value in (("RAW_ROOT", big_day), ("OUTPUT_ROOT", output), ("PG_DSN", dsn)):
+        monkeypatch.setenv(f"PIPELINE_{key}", str(value))
+    run(ValidateRaw(sync_date=DAY2))  # the next run of the day removes the leftover
+    assert leftovers(output) == []
+    files = len(list((big_day / DAY2.isoformat()).glob("*/*.json")))
+    assert query(dsn, "select files_read from agent_pipeline_runs") == [(files,)]
+
+
+def test_a_range_and_a_day_started_together_take_turns(stages, scenario, tmp_path):
+    dsn, output, env = scenario("day1")
+    with day_file_lock(output, DAY2, "test"):  # both runs start and wait: then they race for real
+        day = Run(env, tmp_path / "day.log")
+        both = Run(env, tmp_path / "range.log", "RangeDaily", "--of", "SnapshotHistory",
+                   "--start", DAY1.isoformat(), "--stop", (DAY2 + datetime.timedelta(days=1)).isoformat())
+        wait_until(lambda: all("waiting for another run" in r.output() for r in (day, both)), what="both to wait")
+    assert day.finish() == 0, day.output()[-3000:]
+    assert both.finish() == 0, both.output()[-3000:]
+    outputs = day.output() + both.output()
+    assert "Traceback" not in outputs and "FileAlreadyExists" not in outputs
+    assert outputs.count("Starting Spark session") == 1  # the second found the day done, task by task
+    assert "done by another run meanwhile" in outputs
+    assert snapshot(dsn) == stages["clean"]["snapshot"]
+    assert leftovers(output) == []
+
+
+def test_two_pipelines_with_other_roots_and_databases_run_side_by_side(stages, scenario, tmp_path, new_database):
+    dsn, output, env = scenario("files")
+    other_output = tmp_path / "other-output"
+    shutil.copytree(stages["files"]["output_root"], other_output)
+    with held_advisory_lock(dsn, ADVISORY_NAMESPACE, DAY2.toordinal()):
+        first = Run(env, tmp_path / "first.log")  # the same command line, held at its LoadStaging
+        wait_until(lambda: waiting_on_advisory_lock(dsn), what="the first pipeline to wait")
+        other = cli("SnapshotHistory", "--sync-date", DAY2.isoformat(),
+                    env=cli_env(raw_root=FIXTURES, output_root=other_output, pg_dsn=new_database()))
+        assert other.returncode == 0, other.stderr[-3000:]  # luigi's own lock would have said "already running"
+        assert first.process.poll() is None
+    assert first.finish() == 0, first.output()[-3000:]
+    assert snapshot(dsn) == stages["clean"]["snapshot"]
+
+
+def test_a_database_that_refuses_connections_is_one_line(tmp_path):
+    env = cli_env(raw_root=FIXTURES, output_root=tmp_path / "output",
+                  pg_dsn=f"host=127.0.0.1 port={free_port()} user=etl password=s3cret-pw dbname=warehouse")
+    result = cli("SnapshotHistory", "--sync-date", DAY2.isoformat(), env=env)
+    assert result.returncode == 35  # [retcode] scheduling_error: nothing ran
+    [line] = [line for line in result.stderr.splitlines() if "DatabaseUnavailable" in line]
+    assert "cannot connect to PostgreSQL at host=127.0.0.1" in line and "password=***" in line
+    assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stderr + result.stdout
+
+
+def test_a_database_lost_mid_run_is_one_line_and_the_day_resumes(stages, scenario, tmp_path):
+    dsn, output, env = scenario("files")
+    with held_advisory_lock(dsn, ADVISORY_NAMESPACE, DAY2.toordinal()):
+        lost = Run(env, tmp_path / "lost.log")
+        wait_until(lambda: waiting_on_advisory_lock(dsn), what="the run to reach LoadStaging")
+        query(dsn, "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database()"
+                   " and wait_event = 'advisory'")
+        assert lost.finish() == 30  # [retcode] task_failed
+    text = lost.output()
+    [line] = [line for line in text.splitlines() if "DatabaseUnavailable" in line and "ERROR" in line]
+    assert "failed during LoadStaging(sync_date=2024-01-02), which committed nothing" in line
+    assert "Traceback" not in text
+    resume_and_compare(stages, dsn, output)
+
+
+def test_a_bad_sync_date_is_one_line(tmp_path):
+    result = cli("SnapshotHistory", "--sync-date", "sync-day1", env=cli_env(output_root=tmp_path / "output"))
+    assert result.returncode == 40  # [retcode] unhandled_exception: the command line could not be used
+    assert "'sync-day1' is not a date: expected YYYY-MM-DD" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "output" / "pgdata").exists()  # no database started for a command that cannot run
