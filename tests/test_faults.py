@@ -19,7 +19,7 @@ import pytest
 from test_pipeline import DAY1, DAY2, run, tables
 
 from conftest import FIXTURES, LUIGI, REPO, cli, cli_env, create_database, drop_database, free_port, query
-from pipeline import LoadStaging, SnapshotHistory, TransformAgents, UpsertAgents, ValidateRaw
+from pipeline import LoadStaging, Reprocess, SnapshotHistory, TransformAgents, UpsertAgents, ValidateRaw
 from pipeline.locks import ADVISORY_NAMESPACE, day_file_lock
 from pipeline.tables import RUN_COUNTS
 
@@ -327,3 +327,13 @@ def test_a_bad_sync_date_is_one_line(tmp_path):
     assert "'sync-day1' is not a date: expected YYYY-MM-DD" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "output" / "pgdata").exists()  # no database started for a command that cannot run
+
+
+def test_reprocess_removes_the_temporary_folders_a_killed_run_left(stages, scenario):
+    dsn, output, _ = scenario("files")
+    leftover = output / "transformed" / "2024-01-02-luigi-tmp-0123456789"
+    (leftover / "agents").mkdir(parents=True)
+    run(Reprocess(start=DAY2, stop=DAY2 + datetime.timedelta(days=1)))
+    assert leftovers(output) == []
+    assert not (output / "validated" / DAY2.isoformat()).exists()
+    assert (output / "validated" / DAY1.isoformat()).exists()
