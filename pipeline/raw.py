@@ -35,6 +35,7 @@ from pipeline.strict_json import (
     duplicate_key_reasons,
     duplicated_values,
     json_text,
+    may_hold_unstorable,
     parse_json,
     read_bytes,
     visible_file_name,
@@ -42,7 +43,7 @@ from pipeline.strict_json import (
     visible_text,
 )
 from pipeline.tables import CONTACT_FIELDS, RECORD_FIELDS
-from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, check, readable_agent_id
+from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, check, readable_agent_id, unstorable_text
 
 LIST = "list"
 DETAILS = "details"
@@ -246,7 +247,14 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
     for index, record in enumerate(records):
         counts["records_read"] += 1
         counts["list_records"] += raw_file.kind == LIST
-        reasons = sorted(check(record, schema) + duplicate_key_reasons(record, duplicates))
+        reasons, valid_line = check(record, schema) + duplicate_key_reasons(record, duplicates), None
+        if reasons:
+            reasons = sorted(reasons + unstorable_text(record))
+        else:
+            valid_line = _dumps({"kind": raw_file.kind, "file_seq": raw_file.seq, "pos": index,
+                                 "record": spark_fields(record)})
+            if may_hold_unstorable(valid_line):  # rare: then look field by field
+                reasons = unstorable_text(record)
         agent_ids = record_agent_ids(record, duplicates)
         if raw_file.kind == LIST:
             for agent_id in agent_ids:
@@ -258,8 +266,7 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
                           reject_row(raw_file, index, VALIDATION_ERROR, reasons, json_text(record), agent_id))
         else:
             counts["records_valid"] += 1
-            valid = {"kind": raw_file.kind, "file_seq": raw_file.seq, "pos": index, "record": spark_fields(record)}
-            outputs.write(outputs.valid, valid)
+            outputs.valid.write(valid_line + "\n")
 
 
 def record_agent_ids(record, duplicates) -> list[int]:

@@ -12,12 +12,14 @@ import json
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 UTF8_BOM = b"\xef\xbb\xbf"
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a details page of 100 agents is about 200 KB
 UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # the JSON escape \u0000 (not itself escaped by a preceding backslash) in JSON text
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
@@ -28,21 +30,31 @@ class UnreadableFile(Exception):
 
 
 def read_bytes(path: Path, limit: int | None = None) -> bytes:
-    """The file's bytes; UnreadableFile says in words why there are none."""
+    """The file's bytes; UnreadableFile says in words why there are none. One open and one fstat: a
+    day has one file per agent. Non-blocking, so that a named pipe is refused instead of waited on."""
     limit = MAX_FILE_BYTES if limit is None else limit
-    if path.is_symlink() and not path.exists():
-        raise UnreadableFile("a broken symbolic link")
-    if path.is_dir():
-        raise UnreadableFile("a folder, not a file")
-    if not path.is_file():
-        raise UnreadableFile("not a regular file")
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise UnreadableFile(f"{size:,} bytes, more than the limit of {limit:,} bytes for one file")
-        return path.read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except IsADirectoryError:
+        raise UnreadableFile("a folder, not a file") from None
+    except FileNotFoundError:
+        raise UnreadableFile("a broken symbolic link" if path.is_symlink() else "no such file") from None
     except OSError as error:
         raise UnreadableFile(f"cannot be read: {error.strerror or error}") from None
+    try:
+        status = os.fstat(descriptor)
+        if stat.S_ISDIR(status.st_mode):
+            raise UnreadableFile("a folder, not a file")
+        if not stat.S_ISREG(status.st_mode):
+            raise UnreadableFile("not a regular file")
+        if status.st_size > limit:
+            raise UnreadableFile(f"{status.st_size:,} bytes, more than the limit of {limit:,} bytes for one file")
+        with open(descriptor, "rb", closefd=False) as stream:
+            return stream.read()
+    except OSError as error:
+        raise UnreadableFile(f"cannot be read: {error.strerror or error}") from None
+    finally:
+        os.close(descriptor)
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,12 @@ def parse_json(data: bytes) -> tuple[object, list[DuplicateKey]]:
     except UnicodeDecodeError as error:
         raise ValueError(f"not UTF-8: {error.reason} at byte {error.start}") from None
     return document, duplicates
+
+
+def may_hold_unstorable(json_line: str) -> bool:
+    """Whether JSON text written with ``ensure_ascii=False`` may hold an unstorable character (the escape
+    of a NUL, or a lone surrogate): a cheap first look; a hit is checked field by field."""
+    return "\\u0000" in json_line or (not json_line.isascii() and _SURROGATE.search(json_line) is not None)
 
 
 def json_path(parts) -> str:

@@ -270,10 +270,14 @@ class StatusReport(DayTask):
     def run(self):
         from pipeline.report import gather_report, render_report
 
-        with closing(connect(database_dsn(self.settings))) as connection, connection.cursor() as cursor:
+        dsn = database_dsn(self.settings)
+        with reported_outage(dsn, str(self)), closing(connect(dsn)) as connection, connection.cursor() as cursor:
             data = gather_report(cursor, self.sync_date)
-        with self.output().temporary_path() as tmp:
-            Path(tmp).write_text(render_report(data), encoding="utf-8")
+        with day_file_lock(self.settings.output_root, self.sync_date, str(self)):
+            if not self.output().exists():  # else another run wrote it while this one waited
+                remove_leftover_temporary_folders(Path(self.output().path))
+                with self.output().temporary_path() as tmp:
+                    Path(tmp).write_text(render_report(data), encoding="utf-8")
         self.report(f"wrote {self.output().path}", 100)
 
 

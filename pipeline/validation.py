@@ -65,8 +65,7 @@ def fast_check_for(schema_name: str):
 
 
 def check(record, schema_name: str) -> list[str]:
-    """Every violation of ``record`` as ``path: message`` lines, empty when valid: the schema's,
-    then text that PostgreSQL cannot store in a loaded field.
+    """Every violation of ``record`` as ``path: message`` lines, empty when valid.
 
     The compiled check decides; only a record it rejects is run through jsonschema, which names
     every violation (and has the last word: a record it finds no fault with is valid)."""
@@ -78,7 +77,7 @@ def check(record, schema_name: str) -> list[str]:
             reasons = violations(record, validator_for(schema_name))
     except RecursionError:
         return ["$: nested too deeply to check"]
-    return reasons + unstorable_text(record)
+    return reasons
 
 
 LOADED_TEXT_FIELDS = (
