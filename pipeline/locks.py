@@ -57,3 +57,23 @@ def remove_leftover_temporary_folders(target: Path) -> list[Path]:
         logger.info("removed %d temporary folder(s) left by an interrupted run: %s", len(removed),
                     ", ".join(str(path) for path in removed))
     return removed
+
+
+def write_day_target(target, output_root: Path, sync_date, holder: str, write):
+    """Write a day's file target once, atomically, under the day's lock: ``write(tmp_path)`` fills a
+    temporary path that is renamed to the target when it returns. Returns what ``write`` returned, or
+    None when another run wrote the target while this one waited. A failed write leaves nothing behind."""
+    with day_file_lock(output_root, sync_date, holder):
+        if target.exists():
+            logger.info("%s: done by another run meanwhile", holder)
+            return None
+        remove_leftover_temporary_folders(Path(target.path))
+        with target.temporary_path() as tmp:
+            try:
+                return write(Path(tmp))
+            except BaseException:
+                if Path(tmp).is_dir():
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    Path(tmp).unlink(missing_ok=True)
+                raise

@@ -58,8 +58,6 @@ class RawInputError(PipelineError):
     """The day's raw input cannot be loaded safely; the message names the file."""
 
 
-
-
 @dataclass(frozen=True)
 class RawFile:
     kind: str  # LIST or DETAILS
@@ -89,11 +87,11 @@ def day_files(day_dir: Path) -> list[RawFile]:
     return files
 
 
-def file_records(raw_file: RawFile) -> tuple[list, list]:
-    """The records of one file, and the duplicate keys found in it.
+def file_records(raw_file: RawFile, data: bytes) -> tuple[list, list]:
+    """The records of one file's ``data``, and the duplicate keys found in it.
 
-    Raises UnreadableFile or ValueError (not strict JSON), RawInputError for a list page that is not an array."""
-    document, duplicates = parse_json(read_bytes(raw_file.path))
+    Raises ValueError when it is not strict JSON, RawInputError for a list page that is not an array."""
+    document, duplicates = parse_json(data)
     if raw_file.kind == LIST and not isinstance(document, list):
         raise RawInputError(f"{raw_file.path}: a list page must be a JSON array, found {type(document).__name__}")
     return (document if isinstance(document, list) else [document]), duplicates
@@ -226,8 +224,10 @@ def validate_files(files: list[RawFile], out_dir: Path, part: int) -> dict:
 
 
 def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
+    data = None
     try:
-        records, duplicates = file_records(raw_file)
+        data = read_bytes(raw_file.path)
+        records, duplicates = file_records(raw_file, data)
     except (UnreadableFile, ValueError) as error:  # json.JSONDecodeError is a ValueError
         if raw_file.kind == LIST:
             problem = "cannot be read" if isinstance(error, UnreadableFile) else "is not valid JSON"
@@ -236,11 +236,10 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
                 "since a lost page would wrongly deactivate its agents"
             ) from None
         counts["parse_errors"] += 1
-        if isinstance(error, UnreadableFile):
+        if data is None:
             reason, text = f"$: not a readable file: {error}", ""
         else:
-            reason, text = f"$: not valid JSON: {error}", visible_file_text(read_bytes(raw_file.path),
-                                                                             PARSE_ERROR_TEXT_LIMIT)
+            reason, text = f"$: not valid JSON: {error}", visible_file_text(data, PARSE_ERROR_TEXT_LIMIT)
         outputs.write(outputs.rejects, reject_row(raw_file, None, PARSE_ERROR, [reason], json_text(text), None))
         return
     schema = SCHEMAS[raw_file.kind]

@@ -21,7 +21,7 @@ from pipeline.database import (
     run_sql_file,
 )
 from pipeline.errors import PipelineError
-from pipeline.locks import day_file_lock, lock_day_in_database, remove_leftover_temporary_folders
+from pipeline.locks import day_file_lock, lock_day_in_database, remove_leftover_temporary_folders, write_day_target
 from pipeline.metrics import now, record_task_run
 from pipeline.parameters import SyncDateParameter
 from pipeline.raw import validate_day
@@ -87,24 +87,20 @@ class FileDayTask(DayTask):
 
     def run(self):
         started_at = now()
-        with day_file_lock(self.settings.output_root, self.sync_date, str(self)):
-            if self.output().exists():  # another run wrote it while this one waited for the lock
-                logger.info("%s: done by another run meanwhile", self)
-                return
-            remove_leftover_temporary_folders(Path(self.output().path))
-            with self.output().temporary_path() as tmp:
-                try:
-                    counts = self.produce(Path(self.input().path), Path(tmp))
-                    (Path(tmp) / "summary.json").write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
-                except BaseException:
-                    shutil.rmtree(tmp, ignore_errors=True)  # a failed day leaves no half-written folder behind
-                    raise
+        counts = write_day_target(self.output(), self.settings.output_root, self.sync_date, str(self), self.write)
+        if counts is None:  # another run wrote the day while this one waited for the lock
+            return
         dsn = database_dsn(self.settings)
         ensure_schema(dsn)
         with reported_outage(dsn, f"{self} (recording its counts)"), closing(connect(dsn)) as connection, \
                 connection.cursor() as cursor:
             self.record_run(cursor, started_at, counts)
             connection.commit()
+
+    def write(self, tmp: Path) -> dict:
+        counts = self.produce(Path(self.input().path), tmp)
+        (tmp / "summary.json").write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
+        return counts
 
     def produce(self, input_dir: Path, out_dir: Path) -> dict:
         raise NotImplementedError
@@ -273,11 +269,8 @@ class StatusReport(DayTask):
         dsn = database_dsn(self.settings)
         with reported_outage(dsn, str(self)), closing(connect(dsn)) as connection, connection.cursor() as cursor:
             data = gather_report(cursor, self.sync_date)
-        with day_file_lock(self.settings.output_root, self.sync_date, str(self)):
-            if not self.output().exists():  # else another run wrote it while this one waited
-                remove_leftover_temporary_folders(Path(self.output().path))
-                with self.output().temporary_path() as tmp:
-                    Path(tmp).write_text(render_report(data), encoding="utf-8")
+        write_day_target(self.output(), self.settings.output_root, self.sync_date, str(self),
+                         lambda tmp: tmp.write_text(render_report(data), encoding="utf-8"))
         self.report(f"wrote {self.output().path}", 100)
 
 
