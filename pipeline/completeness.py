@@ -73,12 +73,11 @@ def refusal(day: datetime.date, facts: DayAgainstPrevious, max_share: float) -> 
         return None
     before = f"the {facts.previously_active:,} agents active on {facts.previous_day}"
     if facts.list_records == 0:
-        reason = f"its list pages hold no record, so all of {before} would become inactive"
-    elif facts.deactivating >= MIN_DEACTIVATIONS and facts.deactivating > max_share * facts.previously_active:
+        return (f"{day} refused: its list pages hold no record, so all of {before} would become inactive. "
+                f"Nothing was written; {let_through(day.isoformat())}")
+    if facts.deactivating >= MIN_DEACTIVATIONS and facts.deactivating > max_share * facts.previously_active:
         share = facts.deactivating / facts.previously_active
-        reason = (f"{facts.deactivating:,} of {before} would become inactive ({share:.1%}, more than "
-                  f"max_deactivation_share {max_share:g})")
-    else:
-        return None
-    return (f"{day} refused: {reason}. Nothing was written; {let_through(day.isoformat())}, or raise "
-            f"PIPELINE_MAX_DEACTIVATION_SHARE (1 turns the guard off)")
+        return (f"{day} refused: {facts.deactivating:,} of {before} would become inactive ({share:.1%}, more "
+                f"than max_deactivation_share {max_share:g}). Nothing was written; {let_through(day.isoformat())}"
+                f", or raise PIPELINE_MAX_DEACTIVATION_SHARE (1 turns this check off)")
+    return None

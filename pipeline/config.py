@@ -63,7 +63,7 @@ def share(text: str) -> float:
         number = -1.0
     if not 0 <= number <= 1:
         raise SettingError(f"max_deactivation_share ({ENVIRONMENT['max_deactivation_share']}) must be a number"
-                           f" from 0 to 1 (1 turns the guard off), not {text!r}")
+                           f" from 0 to 1 (1 turns this check off), not {text!r}")
     return number
 
 

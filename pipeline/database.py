@@ -30,7 +30,7 @@ def embedded_server(output_root: Path):
     """Start (or attach to) the embedded PostgreSQL whose data lives in ``<output root>/pgdata``.
 
     It keeps running after the process exits, so later runs and ``psql`` reach it at once;
-    ``python -m pipeline.database stop`` stops it.
+    ``python -m pipeline.localdb stop`` stops it.
     """
     pgdata = embedded_data_dir(output_root)
     if pgdata not in _embedded:
@@ -38,6 +38,11 @@ def embedded_server(output_root: Path):
         logger.info("Using the embedded PostgreSQL in %s", pgdata)
         _embedded[pgdata] = import_pgserver().get_server(pgdata, cleanup_mode=None)
     return _embedded[pgdata]
+
+
+def embedded_server_attached(output_root: Path) -> bool:
+    """Whether this process has started or attached to the embedded server of ``output_root``."""
+    return embedded_data_dir(output_root) in _embedded
 
 
 def embedded_data_dir(output_root: Path) -> Path:

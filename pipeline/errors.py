@@ -2,6 +2,7 @@
 import logging
 
 TRACEBACK = "Traceback (most recent call last)"
+UNCAUGHT = "Uncaught exception in luigi"  # what luigi logs for any error before it schedules a task
 
 
 class PipelineError(Exception):
@@ -36,7 +37,9 @@ class OneLineErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, PipelineError):
-            record.msg = f"{record.getMessage()}: {type(error).__name__}: {error}"
+            headline = record.getMessage()
+            prefix = "" if headline == UNCAUGHT else f"{headline}: "  # a bad command line is no crash
+            record.msg = f"{prefix}{type(error).__name__}: {error}"
             record.args = None
             record.exc_info = record.exc_text = None
         elif TRACEBACK in str(record.msg):

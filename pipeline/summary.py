@@ -5,7 +5,7 @@ from contextlib import closing
 import psycopg2
 
 from pipeline.config import load_settings
-from pipeline.database import DatabaseUnavailable, connect, database_dsn, embedded_data_dir
+from pipeline.database import DatabaseUnavailable, connect, database_dsn, embedded_server_attached
 from pipeline.errors import PipelineError
 from pipeline.metrics import format_summary, run_summary_rows
 
@@ -15,8 +15,8 @@ logger = logging.getLogger("luigi-interface.pipeline")
 def print_run_summary() -> None:
     """Print this run's counts per sync date, if any task of it recorded some."""
     settings = load_settings()
-    if not settings.dsn and not (embedded_data_dir(settings.output_root) / "PG_VERSION").exists():
-        return  # nothing was ever loaded here: do not create a database just to say so
+    if not settings.dsn and not embedded_server_attached(settings.output_root):
+        return  # no task reached the database (a bad command line): do not start or attach to it for nothing
     try:
         with closing(connect(database_dsn(settings))) as connection, connection.cursor() as cursor:
             rows = run_summary_rows(cursor)

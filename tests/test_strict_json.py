@@ -105,6 +105,13 @@ def test_refusal(day_facts, max_share, refused):
     assert (refusal(DAY, day_facts, max_share) is not None) is refused
 
 
+def test_an_empty_list_refusal_offers_only_what_lets_it_through():
+    message = refusal(DAY, facts(list_records=0, previously_active=5, deactivating=5), 0.2)
+    assert "its list pages hold no record, so all of the 5 agents active on 2024-01-01" in message
+    assert "--accept-incomplete-days 2024-01-02" in message
+    assert "PIPELINE_MAX_DEACTIVATION_SHARE" not in message  # that setting does not lift this check
+
+
 def test_a_refusal_gives_both_counts_the_earlier_day_and_the_way_through():
     message = refusal(DAY, facts(previously_active=3006, deactivating=1525), 0.2)
     assert "1,525 of the 3,006 agents active on 2024-01-01 would become inactive (50.7%" in message
