@@ -10,10 +10,23 @@ RUN_ID = uuid.uuid4().hex[:12]
 
 SUMMARY_COLUMNS = (
     ("sync_date", "sync date"), ("records_read", "records"), ("records_invalid", "invalid"),
-    ("duplicates_resolved", "duplicates"), ("agents_staged", "staged"), ("agents_active", "active"),
-    ("agents_deactivated", "inactive"), ("agents_reactivated", "reactivated"), ("rows_inserted", "inserted"),
-    ("rows_updated", "updated"), ("rows_unchanged", "unchanged"), ("history_rows", "history"),
+    ("records_warned", "warnings"), ("duplicates_resolved", "duplicates"), ("agents_staged", "staged"),
+    ("agents_active", "active"), ("agents_deactivated", "inactive"), ("agents_reactivated", "reactivated"),
+    ("rows_inserted", "inserted"), ("rows_updated", "changed"), ("rows_unchanged", "unchanged"),
+    ("history_rows", "history"),
 )
+
+
+COUNT_LABELS = {  # what each count of agent_pipeline_runs says, in words: luigid's status messages, the report
+    "files_read": "files read", "records_read": "records read", "records_valid": "records valid",
+    "records_invalid": "records rejected", "records_warned": "records loaded with warnings",
+    "parse_errors": "unreadable details files", "list_records": "list records",
+    "duplicates_resolved": "duplicate records resolved", "agents_staged": "agents staged",
+    "agents_active": "active on this day", "agents_deactivated": "inactive on this day (newly or not)",
+    "agents_reactivated": "reactivated this day", "staging_rows": "staging rows", "error_rows": "error rows",
+    "rows_inserted": "agents inserted", "rows_updated": "agents changed", "rows_unchanged": "agents unchanged",
+    "history_rows": "history rows",
+}
 
 
 def now() -> datetime.datetime:

@@ -6,9 +6,10 @@ Layout of a day under the raw root::
     <raw root>/<YYYY-MM-DD>/agent_details/*.json   detail responses: a JSON object or an array of them
 
 The output folder gets three kinds of line-delimited part files that Spark reads with a fixed schema:
-``valid-*.jsonl`` (valid records with where they came from), ``list_ids-*.jsonl`` (every id that the
-list pages name, and whether that list record was valid) and ``rejects-*.jsonl`` (one row per invalid
-record or unreadable details file, with every reason).
+``valid-*.jsonl`` (the loaded fields of valid records, with where they came from and which keys they
+lack), ``list_ids-*.jsonl`` (every id that the list pages name, and whether that list record was valid)
+and ``rejects-*.jsonl`` (one row per invalid record, per record loaded with a warning, and per unreadable
+details file, with every reason).
 """
 import atexit
 import contextlib
@@ -32,7 +33,7 @@ from pipeline.completeness import check_page_numbers
 from pipeline.errors import PipelineError
 from pipeline.strict_json import (
     UnreadableFile,
-    duplicate_key_reasons,
+    duplicate_keys,
     duplicated_values,
     json_text,
     may_hold_unstorable,
@@ -42,7 +43,7 @@ from pipeline.strict_json import (
     visible_file_text,
     visible_text,
 )
-from pipeline.tables import CONTACT_FIELDS, RECORD_FIELDS
+from pipeline.tables import RECORD_FIELDS
 from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, check, readable_agent_id, unstorable_text
 
 LIST = "list"
@@ -51,6 +52,7 @@ FOLDERS = {LIST: "agents", DETAILS: "agent_details"}
 SCHEMAS = {LIST: LIST_SCHEMA, DETAILS: DETAILS_SCHEMA}
 
 VALIDATION_ERROR = "VALIDATION_ERROR"
+VALIDATION_WARNING = "VALIDATION_WARNING"
 PARSE_ERROR = "PARSE_ERROR"
 
 
@@ -117,13 +119,25 @@ def reject_row(raw_file: RawFile, index: int | None, error_type: str, reasons: l
     }
 
 
-def spark_fields(record: dict) -> dict:
-    """The part of a valid record that the transform reads (the raw file keeps the rest)."""
-    fields = {name: record.get(name) for name in RECORD_FIELDS}
-    fields["id"] = readable_agent_id(record)  # 1.0 is a JSON Schema integer: written as 1 for Spark's bigint
-    contact = record["contact"]
-    fields["contact"] = {name: contact.get(name) for name in CONTACT_FIELDS}
-    return fields
+_FIELD_PATHS = {column: tuple(path.split(".")) for column, (path, _) in RECORD_FIELDS.items()}
+
+
+def loaded_fields(record: dict) -> dict:
+    """The fields of a valid record that the transform reads, one column each (the raw file keeps the
+    rest), and ``absent``: the columns whose key the record does not have (absent is not null)."""
+    row, absent = {}, []
+    for column, path in _FIELD_PATHS.items():
+        value = record
+        for key in path:
+            if not isinstance(value, dict) or key not in value:
+                absent.append(column)
+                value = None
+                break
+            value = value[key]
+        row[column] = value
+    row["agent_id"] = readable_agent_id(record)  # 1.0 is a JSON Schema integer: written as 1 for Spark's bigint
+    row["absent"] = absent
+    return row
 
 
 class _Outputs:
@@ -139,7 +153,7 @@ class _Outputs:
 PARALLEL_FROM_FILES = 200  # fewer files are validated in-process: starting workers would cost more
 
 
-COUNTS = ("records_read", "records_valid", "records_invalid", "parse_errors", "list_records")
+COUNTS = ("records_read", "records_valid", "records_invalid", "records_warned", "parse_errors", "list_records")
 
 
 def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dict], None] = lambda *_: None,
@@ -246,26 +260,31 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
     for index, record in enumerate(records):
         counts["records_read"] += 1
         counts["list_records"] += raw_file.kind == LIST
-        reasons, valid_line = check(record, schema) + duplicate_key_reasons(record, duplicates), None
-        if reasons:
-            reasons = sorted(reasons + unstorable_text(record))
+        verdict, valid_line = check(record, schema, duplicate_keys(record, duplicates)), None
+        errors = verdict.errors
+        if errors:
+            errors = sorted(errors + unstorable_text(record))
         else:
             valid_line = _dumps({"kind": raw_file.kind, "file_seq": raw_file.seq, "pos": index,
-                                 "record": spark_fields(record)})
+                                 **loaded_fields(record)})
             if may_hold_unstorable(valid_line):  # rare: then look field by field
-                reasons = unstorable_text(record)
+                errors = unstorable_text(record)
         agent_ids = record_agent_ids(record, duplicates)
         if raw_file.kind == LIST:
             for agent_id in agent_ids:
-                outputs.write(outputs.list_ids, {"agent_id": agent_id, "valid": not reasons})
-        if reasons:
+                outputs.write(outputs.list_ids, {"agent_id": agent_id, "valid": not errors})
+        agent_id = agent_ids[0] if len(agent_ids) == 1 else None
+        if errors:  # rejected: the row names every reason, warnings included
             counts["records_invalid"] += 1
-            agent_id = agent_ids[0] if len(agent_ids) == 1 else None
-            outputs.write(outputs.rejects,
-                          reject_row(raw_file, index, VALIDATION_ERROR, reasons, json_text(record), agent_id))
-        else:
-            counts["records_valid"] += 1
-            outputs.valid.write(valid_line + "\n")
+            outputs.write(outputs.rejects, reject_row(raw_file, index, VALIDATION_ERROR,
+                                                      sorted(errors + verdict.warnings), json_text(record), agent_id))
+            continue
+        counts["records_valid"] += 1
+        outputs.valid.write(valid_line + "\n")
+        if verdict.warnings:  # loaded: only fields the pipeline does not load break the contract
+            counts["records_warned"] += 1
+            outputs.write(outputs.rejects, reject_row(raw_file, index, VALIDATION_WARNING, verdict.warnings,
+                                                      json_text(record), agent_id))
 
 
 def record_agent_ids(record, duplicates) -> list[int]:

@@ -1,9 +1,9 @@
 """The day report: a self-contained HTML page (inline CSS and SVG, no network) about one loaded day."""
 import html
 import re
-from collections import Counter
 
 from pipeline.database import run_sql_file
+from pipeline.metrics import COUNT_LABELS
 from pipeline.raw import PARSE_ERROR
 from pipeline.tables import RUN_COUNTS
 
@@ -14,16 +14,43 @@ def _rows(cursor, file_name: str, sync_date) -> list[dict]:
     return run_sql_file(cursor, file_name, {"sync_date": sync_date})
 
 
+RULE = re.compile(r"(?P<value>.*) (?P<rule>(?:is not of type|is not a|is not one of|is not|is less than|is greater than"
+                  r"|should be|does not|is too) .*)")
+
+
 def reason_group(error_type: str, reason: str) -> str:
     """A violation without the offending value, so that alike reasons group together:
-    ``$.contact.email: 'x' is not a 'email'`` → ``$.contact.email: … is not a 'email'``."""
+    ``$.contact.email: "x" is not a "email"`` → ``$.contact.email: … is not a "email"``. The value comes
+    first and the schema's words last, so the last rule phrase is the rule's."""
     if error_type == PARSE_ERROR:
         return "file is not valid JSON"
     path, _, message = reason.partition(": ")
-    if message.endswith("is a required property"):
-        return reason
-    value_then_rule = re.match(r".*? (is not|is less than|is greater than|should be|does not|is too|is a) ", message)
-    return f"{path}: … {message[value_then_rule.start(1):]}" if value_then_rule else reason
+    duplicate = re.match(r'(duplicate key ".*?") \(values ', message)
+    if duplicate:
+        return f"{path}: {duplicate.group(1)}"
+    value_then_rule = RULE.fullmatch(message)
+    return f"{path}: … {value_then_rule.group('rule')}" if value_then_rule else reason
+
+
+def error_source(row: dict) -> str:
+    """Where an error row came from: the agent when its id could be read, else the file (and record)."""
+    if row["agent_id"] is not None:
+        return str(row["agent_id"])
+    return row["source_file"] + ("" if row["record_index"] is None else f" [{row['record_index']}]")
+
+
+def grouped_reasons(rows: list[dict]) -> list[tuple[str, list[str]]]:
+    """Each reason group with the agents or files it came from, the most frequent first."""
+    sources = {}
+    for row in rows:
+        found = sources.setdefault(reason_group(row["error_type"], row["reason"]), [])
+        source = error_source(row)
+        if source not in found:
+            found.append(source)
+    return sorted(sources.items(), key=lambda item: (-len(item[1]), item[0]))
+
+
+WARNING = "VALIDATION_WARNING"
 
 
 def gather_report(cursor, sync_date) -> dict:
@@ -33,50 +60,69 @@ def gather_report(cursor, sync_date) -> dict:
         latest.update({key: run[key] for key in RUN_COUNTS if run[key] is not None})
     counts = {key: latest[key] for key in RUN_COUNTS if key in latest}  # in the order the graph counts them
     changes = _rows(cursor, "052_report_status_changes.sql", sync_date)
-    errors = Counter(reason_group(row["error_type"], row["reason"])
-                     for row in _rows(cursor, "053_report_day_errors.sql", sync_date))
+    errors = _rows(cursor, "053_report_day_errors.sql", sync_date)
     return {
         "sync_date": sync_date,
         "daily": _rows(cursor, "050_report_daily_status.sql", sync_date),
         "counts": counts,
         "deactivated": [row for row in changes if not row["is_active"]],
         "reactivated": [row for row in changes if row["is_active"]],
-        "errors": errors.most_common(),
+        "errors": grouped_reasons([row for row in errors if row["error_type"] != WARNING]),
+        "warnings": grouped_reasons([row for row in errors if row["error_type"] == WARNING]),
     }
 
 
-def status_chart(daily: list[dict], width: int = 720, height: int = 240) -> str:
-    """An inline SVG line chart of active and inactive agents per day."""
+def nice_step(top: int, ticks: int = 4) -> int:
+    """A round step (1, 2 or 5 times a power of ten) that divides ``[0, top]`` into about ``ticks`` parts."""
+    rough = max(top / ticks, 1)
+    power = 10 ** (len(str(int(rough))) - 1)
+    return next(factor * power for factor in (1, 2, 5, 10) if factor * power >= rough)
+
+
+def status_chart(daily: list[dict], width: int = 720, height: int = 260) -> str:
+    """An inline SVG line chart of the agents active and inactive on each loaded day, with a count axis
+    (round steps, grid lines) and a date axis (at most ``7`` dates, first and last included)."""
     if not daily:
         return "<p>No loaded days yet.</p>"
-    left, right, top, bottom = 60, 20, 20, 40
-    top_value = max(max(d["agents_active"] or 0, d["agents_deactivated"] or 0) for d in daily) or 1
+    left, right, top, bottom = 70, 20, 30, 50
+    highest = max(max(d["agents_active"] or 0, d["agents_deactivated"] or 0) for d in daily)
+    step_value = nice_step(highest)
+    top_value = max(step_value * -(-highest // step_value), step_value)
     step = (width - left - right) / max(len(daily) - 1, 1)
-
-    def point(index, value):
-        return f"{left + index * step:.1f},{top + (height - top - bottom) * (1 - (value or 0) / top_value):.1f}"
-
-    lines = []
-    for key, colour, label in (("agents_active", "#1b7f3b", "active"), ("agents_deactivated", "#b3261e", "inactive")):
-        points = " ".join(point(i, day[key]) for i, day in enumerate(daily))
-        lines.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
-        lines += [f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="3" fill="{colour}">'
-                  f'<title>{daily[i]["sync_date"]}: {daily[i][key]:,} {label}</title></circle>'
-                  for i, p in enumerate(points.split())]
     axis_y = height - bottom
-    labels = [
-        f'<text x="{left - 8}" y="{top + 4}" text-anchor="end">{top_value:,}</text>',
-        f'<text x="{left - 8}" y="{axis_y + 4}" text-anchor="end">0</text>',
-        f'<text x="{left}" y="{axis_y + 20}">{daily[0]["sync_date"]}</text>',
-        f'<text x="{width - right}" y="{axis_y + 20}" text-anchor="end">{daily[-1]["sync_date"]}</text>',
-        f'<text x="{width - right}" y="{top + 4}" text-anchor="end" style="fill:#1b7f3b">— active</text>',
-        f'<text x="{width - right}" y="{top + 20}" text-anchor="end" style="fill:#b3261e">— inactive</text>',
-    ]
-    return (f'<svg role="img" aria-label="Active and inactive agents per day" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}">'
-            f'<line x1="{left}" y1="{axis_y}" x2="{width - right}" y2="{axis_y}" stroke="#999"/>'
-            f'<line x1="{left}" y1="{top}" x2="{left}" y2="{axis_y}" stroke="#999"/>'
-            + "".join(lines + labels) + "</svg>")
+
+    def x(index):
+        return left + index * step
+
+    def y(value):
+        return top + (axis_y - top) * (1 - (value or 0) / top_value)
+
+    parts = [f'<line x1="{left}" y1="{axis_y}" x2="{width - right}" y2="{axis_y}" stroke="#999"/>',
+             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{axis_y}" stroke="#999"/>']
+    for value in range(0, top_value + 1, step_value):
+        parts += [f'<line x1="{left}" y1="{y(value):.1f}" x2="{width - right}" y2="{y(value):.1f}" stroke="#eee"/>',
+                  f'<text x="{left - 8}" y="{y(value) + 4:.1f}" text-anchor="end">{value:,}</text>']
+    shown = sorted({round(i * (len(daily) - 1) / 6) for i in range(7)}) if len(daily) > 7 else range(len(daily))
+    for index in shown:
+        anchor = "start" if len(daily) > 1 and index == 0 else "end" if index == len(daily) - 1 else "middle"
+        parts.append(f'<text x="{x(index):.1f}" y="{axis_y + 18}" text-anchor="{anchor}">'
+                     f'{daily[index]["sync_date"].isoformat()}</text>')
+    middle_x, middle_y = left + (width - left - right) / 2, top + (axis_y - top) / 2
+    parts += [f'<text x="{middle_x:.0f}" y="{height - 8}" text-anchor="middle">sync date</text>',
+              f'<text x="14" y="{middle_y:.0f}" text-anchor="middle" '
+              f'transform="rotate(-90 14 {middle_y:.0f})">agents</text>']
+    for n, (key, colour, label) in enumerate((("agents_active", "#1b7f3b", "active"),
+                                              ("agents_deactivated", "#b3261e", "inactive"))):
+        points = [(x(i), y(day[key])) for i, day in enumerate(daily)]
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+                     f'points="{" ".join(f"{px:.1f},{py:.1f}" for px, py in points)}"/>')
+        parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}">'
+                  f'<title>{daily[i]["sync_date"]}: {daily[i][key] or 0:,} {label}</title></circle>'
+                  for i, (px, py) in enumerate(points)]
+        parts.append(f'<text x="{width - right}" y="{14 + 14 * n}" text-anchor="end" style="fill:{colour}">'
+                     f'— {label} on the day</text>')
+    return (f'<svg role="img" aria-label="Agents active and inactive on each loaded day" '
+            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">' + "".join(parts) + "</svg>")
 
 
 def _agent_list(title: str, agents: list[dict]) -> str:
@@ -98,24 +144,45 @@ th { text-align: left; } td.n { text-align: right; font-variant-numeric: tabular
 """
 
 
+SHOWN_SOURCES = 10  # agents or files listed per reason
+
+
+def _reason_table(groups: list[tuple[str, list[str]]], what: str, none: str) -> str:
+    if not groups:
+        return f"<p class=muted>{none}</p>"
+    rows = []
+    for reason, sources in groups:
+        listed = ", ".join(f"<code>{html.escape(source)}</code>" for source in sources[:SHOWN_SOURCES])
+        more = f" … and {len(sources) - SHOWN_SOURCES:,} more" if len(sources) > SHOWN_SOURCES else ""
+        rows.append(f"<tr><td><code>{html.escape(reason)}</code></td><td class=n>{len(sources):,}</td>"
+                    f"<td>{listed}{more}</td></tr>")
+    return f"<table><tr><th>reason</th><th>{what}</th><th>from</th></tr>{''.join(rows)}</table>"
+
+
 def render_report(data: dict) -> str:
     """The HTML page; pure: ``data`` is what :func:`gather_report` returns."""
     day = html.escape(str(data["sync_date"]))
-    counts = "".join(f"<tr><th>{html.escape(key.replace('_', ' '))}</th><td class=n>{value:,}</td></tr>"
-                     for key, value in data["counts"].items())
-    errors = "".join(f"<tr><td><code>{html.escape(reason)}</code></td><td class=n>{count:,}</td></tr>"
-                     for reason, count in data["errors"])
-    error_table = (f"<table><tr><th>reason</th><th>records</th></tr>{errors}</table>" if errors
-                   else "<p class=muted>No validation errors.</p>")
+    counts = dict(data["counts"])
+    if "agents_reactivated" in counts:  # from the same comparison with each agent's previous recorded day
+        counts["deactivated_this_day"] = len(data["deactivated"])
+    labels = COUNT_LABELS | {"deactivated_this_day": "deactivated this day (active on the previous recorded day)"}
+    count_rows = "".join(f"<tr><th>{html.escape(labels.get(key, key))}</th><td class=n>{value:,}</td></tr>"
+                         for key, value in counts.items())
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Agents on {day}</title><style>{STYLE}</style></head>
 <body>
 <h1>Agents on {day}</h1>
 <p class=muted>Freshdesk agents pipeline: status of every agent synced on {day}.</p>
-<section><h2>Active and inactive agents per loaded day</h2>{status_chart(data["daily"])}</section>
-<section><h2>This day's counts</h2><table>{counts}</table></section>
+<section><h2>Agents active and inactive on each loaded day</h2>{status_chart(data["daily"])}</section>
+<section><h2>This day's counts</h2><table>{count_rows}</table></section>
 <div class=grid>{_agent_list("Deactivated this day", data["deactivated"])}
 {_agent_list("Reactivated this day", data["reactivated"])}</div>
-<section><h2>Validation errors by reason</h2>{error_table}</section>
+<p class=muted>Deactivated and reactivated: the status changed since the agent's previous recorded day.
+"Inactive on this day" counts every inactive agent, also those inactive before.</p>
+<section><h2>Rejected records and files by reason</h2>
+{_reason_table(data["errors"], "records", "No rejected records or files.")}</section>
+<section><h2>Warnings by reason (the records loaded)</h2>
+<p class=muted>Fields the pipeline does not load break the schema; the loaded fields are valid.</p>
+{_reason_table(data["warnings"], "records", "No warnings.")}</section>
 </body></html>
 """

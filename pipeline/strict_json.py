@@ -124,24 +124,26 @@ def json_path(parts) -> str:
     return path
 
 
-def duplicate_key_reasons(record, duplicates: list[DuplicateKey]) -> list[str]:
-    """One reason per duplicate key inside ``record``, naming its path and every value."""
+def duplicate_keys(record, duplicates: list[DuplicateKey]) -> list[tuple[tuple, str]]:
+    """For each duplicate key inside ``record``: its path (keys and indexes from the root) and a reason
+    naming the path and every value."""
     if not duplicates:
         return []
     by_owner = {}
     for duplicate in duplicates:
         by_owner.setdefault(id(duplicate.owner), []).append(duplicate)
-    reasons, stack = [], [(record, ())]
+    found, stack = [], [(record, ())]
     while stack:  # iterative: a record may be nested too deeply for recursion
         value, path = stack.pop()
         if isinstance(value, dict):
             for duplicate in by_owner.get(id(value), []):
                 shown = ", ".join(shorten(json_text(v)) for v in duplicate.values)
-                reasons.append(f"{json_path(path)}: duplicate key {json_text(duplicate.key)} (values {shown})")
+                found.append(((*path, duplicate.key),
+                              f"{json_path(path)}: duplicate key {json_text(duplicate.key)} (values {shown})"))
             stack.extend((child, (*path, key)) for key, child in value.items())
         elif isinstance(value, list):
             stack.extend((child, (*path, index)) for index, child in enumerate(value))
-    return sorted(reasons)
+    return sorted(found, key=lambda item: item[1])
 
 
 def duplicated_values(record, key: str, duplicates: list[DuplicateKey]) -> tuple | None:

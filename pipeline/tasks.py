@@ -22,10 +22,10 @@ from pipeline.database import (
 )
 from pipeline.errors import PipelineError
 from pipeline.locks import day_file_lock, lock_day_in_database, remove_leftover_temporary_folders, write_day_target
-from pipeline.metrics import now, record_task_run
+from pipeline.metrics import COUNT_LABELS, now, record_task_run
 from pipeline.parameters import SyncDateParameter
 from pipeline.raw import validate_day
-from pipeline.tables import ERROR_COLUMNS, STAGING_COLUMNS
+from pipeline.tables import AGENT_FIELDS, ERROR_COLUMNS, STAGING_COLUMNS
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
 
@@ -59,7 +59,7 @@ class DayTask(luigi.Task):
     def record_run(self, cursor, started_at, counts: dict) -> None:
         """Record the task's counts in agent_pipeline_runs, and show them in luigid once it is done."""
         record_task_run(cursor, self.get_task_family(), self.sync_date, started_at, counts)
-        self.report(", ".join(f"{key.replace('_', ' ')}: {value:,}" for key, value in counts.items()), 100)
+        self.report(", ".join(f"{COUNT_LABELS.get(key, key)}: {value:,}" for key, value in counts.items()), 100)
 
 
 class RawAgentsDay(luigi.ExternalTask):
@@ -178,9 +178,9 @@ class DatabaseDayTask(DayTask):
         """The task's work, inside the transaction; returns its counts."""
         raise NotImplementedError
 
-    def execute_sql_file(self, cursor, file_name: str) -> dict:
+    def execute_sql_file(self, cursor, file_name: str, **params) -> dict:
         """Run one statement of ``sql/`` for this day; returns its single result row, if it has one."""
-        rows = run_sql_file(cursor, file_name, {"sync_date": self.sync_date})
+        rows = run_sql_file(cursor, file_name, {"sync_date": self.sync_date, **params})
         return rows[0] if rows else {}
 
 
@@ -228,7 +228,7 @@ class LoadStaging(DatabaseDayTask):
 
 
 class UpsertAgents(DatabaseDayTask):
-    """Merges the day's staging rows into ``agents`` (latest state per agent)."""
+    """Merges the day's staging rows into ``agents`` (latest state per agent), field by field."""
 
     table = "agents"
 
@@ -236,8 +236,10 @@ class UpsertAgents(DatabaseDayTask):
         return LoadStaging(self.sync_date)
 
     def write(self, cursor):
+        self.report("waiting for agents (one day's merge at a time)", 5)
+        self.execute_sql_file(cursor, "010_lock_agents.sql")
         self.report("INSERT … ON CONFLICT into agents", 10)
-        return self.execute_sql_file(cursor, "010_upsert_agents.sql")
+        return self.execute_sql_file(cursor, "010_upsert_agents.sql", fields=list(AGENT_FIELDS))
 
 
 class SnapshotHistory(DatabaseDayTask):

@@ -11,24 +11,20 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from pipeline.tables import CONTACT_FIELDS, ERROR_COLUMNS, RECORD_FIELDS, STAGING_COLUMNS
+from pipeline.tables import CARRIED_COLUMNS, ERROR_COLUMNS, RECORD_FIELDS, STAGING_COLUMNS
 
 SOURCE = "api"
 
 SPARK_TYPES = {"bigint": T.LongType(), "boolean": T.BooleanType(), "string": T.StringType()}
-CONTACT = T.StructType([T.StructField(name, T.StringType()) for name in CONTACT_FIELDS])
 
-# Only the fields the pipeline reads (tables.RECORD_FIELDS): ValidateRaw writes no others.
-RECORD = T.StructType([
-    *(T.StructField(name, SPARK_TYPES[kind]) for name, kind in RECORD_FIELDS.items()),
-    T.StructField("contact", CONTACT),
-])
-
+# One line per valid record: where it came from, the loaded fields (tables.RECORD_FIELDS: ValidateRaw
+# writes no others) and ``absent``, the fields whose key the record does not have.
 VALIDATED = T.StructType([
     T.StructField("kind", T.StringType()),
     T.StructField("file_seq", T.IntegerType()),
     T.StructField("pos", T.IntegerType()),
-    T.StructField("record", RECORD),
+    *(T.StructField(column, SPARK_TYPES[kind]) for column, (_, kind) in RECORD_FIELDS.items()),
+    T.StructField("absent", T.ArrayType(T.StringType())),
 ])
 
 LIST_IDS = T.StructType([T.StructField("agent_id", T.LongType()), T.StructField("valid", T.BooleanType())])
@@ -42,20 +38,7 @@ REJECTS = T.StructType([
     T.StructField("raw_record", T.StringType()),
 ])
 
-def with_flat_record(records: DataFrame) -> DataFrame:
-    """One column per staging field: ``record.*`` and ``record.contact.*`` lifted to the top level."""
-    return records.select(
-        "kind", "file_seq", "pos",
-        F.col("record.id").alias("agent_id"),
-        *(F.col(f"record.contact.{field}").alias(field) for field in CONTACT.fieldNames()),
-        F.col("record.available").alias("available"),
-        F.col("record.deactivated").alias("source_deactivated"),
-        F.col("record.focus_mode").alias("focus_mode"),
-        F.col("record.agent_operational_status").alias("agent_operational_status"),
-        F.col("record.last_active_at").alias("last_active_at"),
-        F.col("record.created_at").alias("created_at"),
-        F.col("record.updated_at").alias("updated_at"),
-    )
+MERGED_FIELDS = [column for column in RECORD_FIELDS if column != "agent_id"]
 
 
 def rfc3339_timestamp(column: Column) -> Column:
@@ -64,25 +47,32 @@ def rfc3339_timestamp(column: Column) -> Column:
     return F.to_timestamp(F.regexp_replace(F.upper(column), r"(T\d\d:\d\d):60", "$1:59"))
 
 
-def filter_latest_per_agent(agents: DataFrame) -> DataFrame:
-    """Keep one record per agent: latest ``updated_at`` (null lowest), then the list record,
-    then the later file, then the later position in the file.
+def with_fields_merged_per_agent(records: DataFrame) -> DataFrame:
+    """One row per agent: the winning record, each field it lacks taken from the next record that carries it.
 
-    An agent normally has one list and one details record; ``duplicates`` counts the records
-    beyond one of each kind (the same agent twice in the list pages, or twice in the details).
-    One aggregation: no sort of the whole day."""
+    Records rank by latest ``updated_at`` (null lowest), then the list record, then the later file, then the
+    later position in the file. For each field, the best-ranked record whose keys include it gives the value
+    (an explicit null is a value); ``absent_fields`` names the fields that no record of the agent carried.
+    An agent normally has one list and one details record; ``duplicates`` counts the records beyond one of
+    each kind (the same agent twice in the list pages, or twice in the details). One aggregation: no sort."""
     updated = rfc3339_timestamp(F.col("updated_at"))
     is_list = F.col("kind") == F.lit("list")
-    precedence = F.struct(updated.isNotNull(), F.coalesce(updated, F.lit(0).cast("timestamp")), is_list,
-                          F.col("file_seq"), F.col("pos"))
-    payload = [name for name in agents.columns if name not in ("agent_id", "kind", "file_seq", "pos")]
+    rank = F.struct(updated.isNotNull(), F.coalesce(updated, F.lit(0).cast("timestamp")), is_list,
+                    F.col("file_seq"), F.col("pos"))
+
+    def carried(field: str) -> Column:
+        return ~F.array_contains(F.coalesce("absent", F.array().cast("array<string>")), field)
+
+    merged = [F.max_by(F.struct(F.col(field).alias("value")), F.when(carried(field), rank)).value.alias(field)
+              for field in MERGED_FIELDS]
+    absent = F.array_compact(F.array(*(F.when(~F.max(carried(field)), F.lit(field)) for field in CARRIED_COLUMNS)))
     return (
-        agents.groupBy("agent_id")
+        records.groupBy("agent_id")
         .agg(
-            F.max_by(F.struct(*payload), precedence).alias("latest"),
+            *merged,
+            absent.alias("absent_fields"),
             (F.count(F.lit(1)) - F.max(is_list.cast("int")) - F.max((~is_list).cast("int"))).alias("duplicates"),
         )
-        .select("agent_id", "latest.*", "duplicates")
     )
 
 
@@ -125,8 +115,7 @@ def staged_agents(records: DataFrame, list_ids: DataFrame, sync_date: datetime.d
     """One staging row per known, not quarantined agent of the day (plus its ``duplicates`` count)."""
     return (
         records
-        .transform(with_flat_record)
-        .transform(filter_latest_per_agent)
+        .transform(with_fields_merged_per_agent)
         .transform(with_list_status, list_ids)
         .transform(filter_quarantined)
         .transform(with_deactivation)
@@ -134,9 +123,17 @@ def staged_agents(records: DataFrame, list_ids: DataFrame, sync_date: datetime.d
     )
 
 
-def copy_text_field(column: Column) -> Column:
-    """A value in PostgreSQL COPY text format: ``\\N`` for null; backslash, tab, newline and CR escaped."""
-    text = column.cast(T.StringType())
+def copy_text_field(column: Column, data_type: T.DataType) -> Column:
+    """A value in PostgreSQL COPY text format: ``\\N`` for null; backslash, tab, newline and CR escaped.
+    An array of text becomes an array literal, each element quoted: ``{"language","time_zone"}``."""
+    if isinstance(data_type, T.ArrayType):
+        def quoted(element: Column) -> Column:
+            escaped = F.replace(F.replace(element, F.lit("\\"), F.lit("\\\\")), F.lit('"'), F.lit('\\"'))
+            return F.concat(F.lit('"'), escaped, F.lit('"'))
+
+        text = F.concat(F.lit("{"), F.array_join(F.transform(column, quoted), ","), F.lit("}"))
+    else:
+        text = column.cast(T.StringType())
     for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
         text = F.replace(text, F.lit(raw), F.lit(escaped))
     return F.when(column.isNull(), F.lit("\\N")).otherwise(text)
@@ -144,7 +141,8 @@ def copy_text_field(column: Column) -> Column:
 
 def to_copy_text(df: DataFrame, columns) -> DataFrame:
     """One ``value`` line per row, ready for ``COPY … FROM STDIN`` (text format) with ``columns`` in order."""
-    return df.select(F.concat_ws("\t", *(copy_text_field(F.col(name)) for name in columns)).alias("value"))
+    return df.select(F.concat_ws("\t", *(copy_text_field(F.col(name), df.schema[name].dataType)
+                                         for name in columns)).alias("value"))
 
 
 def transform_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_date: datetime.date) -> dict:

@@ -1,6 +1,7 @@
 """JSON Schema validation of single Freshdesk agent records: pure functions, no I/O but the schema files."""
 import json
 import re
+from dataclasses import dataclass
 from functools import cache, lru_cache, partial
 
 import fastjsonschema
@@ -9,7 +10,7 @@ from referencing import Registry, Resource
 
 from pipeline.resources import resource_dir
 from pipeline.strict_json import UNSTORABLE
-from pipeline.tables import CONTACT_FIELDS, RECORD_FIELDS
+from pipeline.tables import RECORD_FIELDS
 
 LIST_SCHEMA = "agent.schema.json"
 DETAILS_SCHEMA = "agent_details.schema.json"
@@ -40,15 +41,27 @@ def schemas() -> dict:
     }
 
 
+def registry_of(schemas_by_name: dict) -> Registry:
+    """Every schema of ``schemas_by_name``, available to ``$ref`` by file name."""
+    return Registry().with_resources((name, Resource.from_contents(schema)) for name, schema in schemas_by_name.items())
+
+
+@cache
+def registry() -> Registry:
+    """Every schema of the folder, available to ``$ref`` by file name."""
+    return registry_of(schemas())
+
+
 @cache
 def validator_for(schema_name: str) -> Draft202012Validator:
-    """A validator for one schema file, with every schema of the folder available to ``$ref``."""
-    registry = Registry().with_resources(
-        (name, Resource.from_contents(schema)) for name, schema in schemas().items()
-    )
+    """A validator for one schema file. Refuses a schema that does not declare every loaded field."""
     schema = schemas()[schema_name]
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, registry=registry, format_checker=_format_checker())
+    undeclared = undeclared_paths(schema_name)
+    if undeclared:
+        raise RuntimeError(f"schemas/{schema_name} does not declare {', '.join(undeclared)}, which"
+                           " pipeline/tables.py loads: declare them in the schema or stop loading them")
+    return Draft202012Validator(schema, registry=registry(), format_checker=_format_checker())
 
 
 @cache
@@ -57,6 +70,7 @@ def fast_check_for(schema_name: str):
     pass/fail decision. It raises ``JsonSchemaValueException`` on the first violation.
 
     Format results are cached: a record repeats its timestamps, and a day its e-mail domains' shapes."""
+    validator_for(schema_name)  # the same checks of the schema itself
     checker = _format_checker()
     formats = {name: lru_cache(maxsize=1 << 16)(partial(checker.conforms, format=name))
                for name in ("date-time", "email")}
@@ -64,26 +78,132 @@ def fast_check_for(schema_name: str):
                                   formats=formats, use_default=False)
 
 
-def check(record, schema_name: str) -> list[str]:
-    """Every violation of ``record`` as ``path: message`` lines, empty when valid.
+@dataclass(frozen=True)
+class Verdict:
+    """What a record's check found: ``errors`` reject it; ``warnings`` (violations confined to fields the
+    pipeline does not load) are recorded, and the record loads."""
 
+    errors: list[str]
+    warnings: list[str]
+
+
+def check(record, schema_name: str, duplicate_keys=()) -> Verdict:
+    """Every violation of ``record`` as ``path: message`` lines, sorted into errors and warnings.
+
+    ``duplicate_keys``: ``(path, reason)`` of each key that the record has twice (strict_json.duplicate_keys).
     The compiled check decides; only a record it rejects is run through jsonschema, which names
     every violation (and has the last word: a record it finds no fault with is valid)."""
     try:
         try:
             fast_check_for(schema_name)(record)
-            reasons = []
+            found = []
         except fastjsonschema.JsonSchemaValueException:
-            reasons = violations(record, validator_for(schema_name))
+            found = [(violation_path(error), reason(error)) for error in validator_for(schema_name).iter_errors(record)]
     except RecursionError:
-        return ["$: nested too deeply to check"]
-    return reasons
+        found = [((), "$: nested too deeply to check")]
+    found += duplicate_keys
+    return Verdict(errors=sorted(text for path, text in found if touches_loaded_field(path)),
+                   warnings=sorted(text for path, text in found if not touches_loaded_field(path)))
 
 
-LOADED_TEXT_FIELDS = (
-    *((name,) for name, kind in RECORD_FIELDS.items() if kind == "string"),
-    *(("contact", name) for name in CONTACT_FIELDS),
-)
+LOADED_PATHS = tuple(tuple(path.split(".")) for path, _ in RECORD_FIELDS.values())
+
+
+def touches_loaded_field(path: tuple) -> bool:
+    """Whether a violation at ``path`` (keys and indexes from the record's root) concerns a loaded field:
+    it is one, lies inside one, or holds one (the record itself, ``contact``)."""
+    return any(path[:len(loaded)] == loaded or loaded[:len(path)] == path for loaded in LOADED_PATHS)
+
+
+def violation_path(error) -> tuple:
+    """Where a violation is: for a missing required key, the key itself, not the object that lacks it."""
+    path = tuple(error.absolute_path)
+    missing = required_key(error)
+    return path if missing is None else (*path, missing)
+
+
+def required_key(error):
+    """The key a ``required`` violation is about (jsonschema names it only in its message)."""
+    if error.validator != "required" or not isinstance(error.instance, dict):
+        return None
+    return next((key for key in error.validator_value
+                 if key not in error.instance and error.message == f"{key!r} is a required property"), None)
+
+
+def reason(error) -> str:
+    """``path: message`` with every value in JSON terms: ``$.id: null is not of type "integer"``."""
+    return f"{error.json_path}: {json_message(error)}"
+
+
+def json_message(error) -> str:
+    """jsonschema's message for the rules the schemas use, with JSON values instead of Python reprs."""
+    value, rule, expected = short_json(error.instance), error.validator, error.validator_value
+    if rule == "type":
+        types = expected if isinstance(expected, list) else [expected]
+        return f"{value} is not of type {', '.join(map(json.dumps, types))}"
+    if rule == "required":
+        return f"{json.dumps(required_key(error), ensure_ascii=False)} is a required property"
+    if rule == "format":
+        return f"{value} is not a {json.dumps(expected)}"
+    if rule in ("minimum", "maximum"):
+        return f"{value} is {'less' if rule == 'minimum' else 'greater'} than the {rule} of {short_json(expected)}"
+    if rule == "minLength" and expected == 1:
+        return f"{value} should be non-empty"
+    if rule in ("enum", "const"):
+        return f"{value} is not {'one of ' if rule == 'enum' else ''}{short_json(expected)}"
+    python_value = repr(error.instance)  # any other rule: jsonschema's words, the value as JSON
+    return value + error.message[len(python_value):] if error.message.startswith(python_value) else error.message
+
+
+def short_json(value, limit: int = 40) -> str:
+    """``value`` as it reads in JSON, shortened for a message: ``null``, ``true``, ``"yes"``, ``12345``,
+    ``[1, 2, 3, …]``, ``{"a": 1, …}``, a long string cut with ``…``."""
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= limit else text[:max(limit - 2, 2)] + '…"'
+    if not isinstance(value, (list, dict)):
+        return json.dumps(value, allow_nan=True)
+    opening, closing = "[]" if isinstance(value, list) else "{}"
+    if limit < 8:
+        return opening + ("…" if value else "") + closing
+    items = (short_json(item, limit // 2) for item in value) if isinstance(value, list) else (
+        f"{short_json(str(key), limit // 2)}: {short_json(item, limit // 2)}" for key, item in value.items())
+    shown, length = [], 2
+    for count, item in enumerate(items):
+        if shown and length + len(item) + 2 > limit:
+            shown.append("…")
+            break
+        shown.append(item)
+        length += len(item) + 2
+        if count + 1 == len(value):
+            break
+    return opening + ", ".join(shown) + closing
+
+
+def undeclared_paths(schema_name: str, schemas_by_name: dict | None = None) -> list[str]:
+    """The loaded fields (tables.RECORD_FIELDS) whose path the schema does not declare under ``properties``
+    (following ``$ref`` and ``allOf``): each loaded field must be part of the written contract.
+    ``schemas_by_name``: the schema files (by default, the folder's)."""
+    def declares(subschema, resolver, keys) -> bool:
+        if not keys:
+            return True
+        if not isinstance(subschema, dict):
+            return False
+        if "$ref" in subschema:
+            resolved = resolver.lookup(subschema["$ref"])
+            if declares(resolved.contents, resolved.resolver, keys):
+                return True
+        if any(declares(part, resolver, keys) for part in subschema.get("allOf", [])):
+            return True
+        properties = subschema.get("properties", {})
+        return keys[0] in properties and declares(properties[keys[0]], resolver, keys[1:])
+
+    schemas_by_name = schemas() if schemas_by_name is None else schemas_by_name
+    resolver = registry_of(schemas_by_name).resolver(base_uri=schema_name)
+    return [".".join(path) for path in LOADED_PATHS if not declares(schemas_by_name[schema_name], resolver, path)]
+
+
+LOADED_TEXT_FIELDS = tuple(tuple(path.split(".")) for path, kind in RECORD_FIELDS.values() if kind == "string")
 
 
 def unstorable_text(record) -> list[str]:
@@ -105,7 +225,7 @@ def unstorable_text(record) -> list[str]:
 
 def violations(record, validator: Draft202012Validator) -> list[str]:
     """Every violation of ``record``, as sorted ``path: message`` lines (empty when valid)."""
-    return sorted(f"{error.json_path}: {error.message}" for error in validator.iter_errors(record))
+    return sorted(map(reason, validator.iter_errors(record)))
 
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1

@@ -10,6 +10,7 @@ create table if not exists agent_pipeline_runs (
     records_read integer,
     records_valid integer,
     records_invalid integer,
+    records_warned integer,
     parse_errors integer,
     list_records integer,
     duplicates_resolved integer,
@@ -29,3 +30,4 @@ create index if not exists agent_pipeline_runs_sync_date on agent_pipeline_runs 
 
 -- added after the first release: databases created before it get the column here
 alter table agent_pipeline_runs add column if not exists list_records integer;
+alter table agent_pipeline_runs add column if not exists records_warned integer;

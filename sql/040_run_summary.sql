@@ -4,12 +4,15 @@ select
     max(records_read) as records_read,
     -- invalid records and unreadable details files: the day's error rows
     max(records_invalid) + max(parse_errors) as records_invalid,
+    -- records loaded although fields the pipeline does not load break the schema
+    max(records_warned) as records_warned,
     max(duplicates_resolved) as duplicates_resolved,
     max(agents_staged) as agents_staged,
     max(agents_active) as agents_active,
     max(agents_deactivated) as agents_deactivated,
     max(agents_reactivated) as agents_reactivated,
     max(rows_inserted) as rows_inserted,
+    -- agents whose loaded values changed
     max(rows_updated) as rows_updated,
     max(rows_unchanged) as rows_unchanged,
     max(history_rows) as history_rows

@@ -1,4 +1,5 @@
 """Shared fixtures: a real local SparkSession, a real PostgreSQL server and a fresh database per test."""
+import copy
 import os
 import socket
 import subprocess
@@ -120,3 +121,15 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def without(record: dict, *paths: str) -> dict:
+    """A copy of ``record`` without the keys at ``paths`` (``"focus_mode"``, ``"contact.language"``)."""
+    record = copy.deepcopy(record)
+    for path in paths:
+        *parents, key = path.split(".")
+        owner = record
+        for parent in parents:
+            owner = owner[parent]
+        del owner[key]
+    return record

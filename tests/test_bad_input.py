@@ -75,19 +75,19 @@ DETAILS_CORPUS = {
     "duplicate key in contact": ("x.json", replace_once(agent(), b'"name": "Riya',
                                                         b'"name": "Other", "name": "Riya'),
                                  "VALIDATION_ERROR", '$.contact: duplicate key "name"'),
-    "a number, not an object": ("x.json", b"42", "VALIDATION_ERROR", "$: 42 is not of type 'object'"),
-    "null": ("x.json", b"null", "VALIDATION_ERROR", "$: None is not of type 'object'"),
-    "empty object": ("x.json", b"{}", "VALIDATION_ERROR", "$: 'contact' is a required property"),
+    "a number, not an object": ("x.json", b"42", "VALIDATION_ERROR", '$: 42 is not of type "object"'),
+    "null": ("x.json", b"null", "VALIDATION_ERROR", '$: null is not of type "object"'),
+    "empty object": ("x.json", b"{}", "VALIDATION_ERROR", '$: "contact" is a required property'),
     "empty array": ("x.json", b"[]", NOTHING, None),
     "array of a valid and an invalid record": ("x.json", b"[" + text(agent()) + b", 7]", "VALIDATION_ERROR",
-                                               "$: 7 is not of type 'object'"),
-    "id as text": ("x.json", text(agent(id="abc")), "VALIDATION_ERROR", "$.id: 'abc' is not of type 'integer'"),
+                                               '$: 7 is not of type "object"'),
+    "id as text": ("x.json", text(agent(id="abc")), "VALIDATION_ERROR", '$.id: "abc" is not of type "integer"'),
     "id beyond BIGINT": ("x.json", text(agent(id=2**64)), "VALIDATION_ERROR", "is greater than the maximum"),
     "boolean as text": ("x.json", text(agent(available="false")), "VALIDATION_ERROR",
-                        "$.available: 'false' is not of type"),
-    "contact null": ("x.json", text(agent(contact=None)), "VALIDATION_ERROR", "$.contact: None is not of type"),
+                        '$.available: "false" is not of type'),
+    "contact null": ("x.json", text(agent(contact=None)), "VALIDATION_ERROR", '$.contact: null is not of type'),
     "timestamp not RFC 3339": ("x.json", text(agent(updated_at="26/03/2025")), "VALIDATION_ERROR",
-                               "$.updated_at: '26/03/2025' is not a 'date-time'"),
+                               '$.updated_at: "26/03/2025" is not a "date-time"'),
     "control characters and a 1 MB name": ("x.json", text(agent(contact__name="\x01\x7f\t\r\n\\" + "n" * 1_000_000)),
                                            VALID, None),
     "a folder named *.json": ("old.json", lambda path: path.mkdir(), "PARSE_ERROR", "a folder, not a file"),
@@ -139,7 +139,7 @@ def test_a_bad_details_file_is_isolated(kind, day, tmp_path, monkeypatch):
     make(day / "agent_details" / name, content)
     counts = validate_day(day, tmp_path / "out")  # the day loads: no exception
 
-    valid = sorted((row["kind"], row["record"]["id"]) for row in lines(tmp_path / "out", "valid"))
+    valid = sorted((row["kind"], row["agent_id"]) for row in lines(tmp_path / "out", "valid"))
     new = [("details", NEW_ID)] if outcome == VALID or "valid and an invalid" in kind else []
     assert valid == sorted(fixture_records() + new)  # no valid record of the day was lost, none invented
     rejects = lines(tmp_path / "out", "rejects")

@@ -54,7 +54,9 @@ def test_a_day_runs_against_luigid(luigid, tmp_path, database):
     assert {task["name"] for task in done.values()} >= DAY_TASKS
     assert {task["params"]["sync_date"] for task in done.values() if task["name"] in DAY_TASKS} == {"2024-01-02"}
     messages = {task["name"]: (task["status_message"], task["progress_percentage"]) for task in done.values()}
-    assert messages["ValidateRaw"] == ("files read: 7, records read: 10, records valid: 10, records invalid: 0, "
-                                       "parse errors: 0, list records: 4", 100)
+    assert messages["ValidateRaw"] == ("files read: 7, records read: 10, records valid: 10, records rejected: 0, "
+                                       "records loaded with warnings: 0, unreadable details files: 0,"
+                                       " list records: 4", 100)
     assert messages["LoadStaging"] == ("staging rows: 6, error rows: 0", 100)
-    assert messages["SnapshotHistory"][0].startswith("history rows: 6, agents active: 3, agents deactivated: 3")
+    assert messages["SnapshotHistory"][0].startswith(
+        "history rows: 6, active on this day: 3, inactive on this day (newly or not): 3")

@@ -60,20 +60,25 @@ def test_each_task_records_its_counts(pipeline_env, monkeypatch):
     assert len(runs) == 15
     assert runs["ValidateRaw", DAY3][:4] == [10, 16, 14, 2]  # 2 list pages + 8 details files; 2 rejects
     assert runs["TransformAgents", DAY3][4:6] == [1, 6]  # 1 duplicate; 6 staged (11200000005 quarantined)
-    assert runs["LoadStaging", DAY3][6:8] == [6, 2]
+    assert runs["LoadStaging", DAY3][6:8] == [6, 3]  # 2 rejected records, 1 warning
     assert runs["UpsertAgents", DAY1][8:11] == [6, 0, 0]
-    assert runs["UpsertAgents", DAY3][8:11] == [1, 5, 0]  # 11200000007 is new
+    # 11200000007 is new; 11200000001's job title and 11200000004's status changed; 2, 3 and 6 as they were
+    assert runs["UpsertAgents", DAY3][8:11] == [1, 2, 3]
     assert runs["SnapshotHistory", DAY2][11:] == [3, 3, 0, 6]
     assert runs["SnapshotHistory", DAY3][11:] == [4, 2, 1, 6]  # 11200000004 is back
 
 
 def test_the_summary_is_a_table_per_day():
-    rows = [{"sync_date": DAY1, "records_read": 1200, "records_invalid": 0, "duplicates_resolved": None,
+    rows = [{"sync_date": DAY1, "records_read": 1200, "records_invalid": 0, "records_warned": 2,
+             "duplicates_resolved": None,
              "agents_staged": 6, "agents_active": 5, "agents_deactivated": 1, "agents_reactivated": 0,
              "rows_inserted": 6, "rows_updated": 0, "rows_unchanged": 0, "history_rows": 6}]
     text = format_summary(rows, run_id="abc")
     assert text.splitlines()[0] == "===== Agents pipeline summary (run abc) ====="
-    assert text.splitlines()[2].split() == ["2024-01-01", "1,200", "0", "-", "6", "5", "1", "0", "6", "0", "0", "6"]
+    assert text.splitlines()[1].split()[:6] == ["sync", "date", "records", "invalid", "warnings", "duplicates"]
+    assert text.splitlines()[1].split()[-4:] == ["inserted", "changed", "unchanged", "history"]
+    assert text.splitlines()[2].split() == ["2024-01-01", "1,200", "0", "2", "-", "6", "5", "1", "0", "6", "0", "0",
+                                            "6"]
     assert format_summary([]) == ""
 
 
@@ -155,12 +160,16 @@ def test_one_worker_starts_spark_once_and_two_workers_load_days_side_by_side(tmp
 
 
 @pytest.mark.parametrize("error_type, reason, group", [
-    ("VALIDATION_ERROR", "$.contact.email: 'x y' is not a 'email'", "$.contact.email: … is not a 'email'"),
-    ("VALIDATION_ERROR", "$.available: 'yes' is not of type 'null', 'boolean'",
-     "$.available: … is not of type 'null', 'boolean'"),
-    ("VALIDATION_ERROR", "$.contact.name: '' should be non-empty", "$.contact.name: … should be non-empty"),
+    ("VALIDATION_ERROR", '$.contact.email: "x y" is not a "email"', '$.contact.email: … is not a "email"'),
+    ("VALIDATION_ERROR", '$.available: "yes" is not of type "null", "boolean"',
+     '$.available: … is not of type "null", "boolean"'),
+    ("VALIDATION_ERROR", '$.contact.name: "" should be non-empty', "$.contact.name: … should be non-empty"),
     ("VALIDATION_ERROR", "$.id: 0 is less than the minimum of 1", "$.id: … is less than the minimum of 1"),
-    ("VALIDATION_ERROR", "$: 'id' is a required property", "$: 'id' is a required property"),
+    ("VALIDATION_ERROR", '$: "id" is a required property', '$: "id" is a required property'),
+    ("VALIDATION_ERROR", '$.job: "it is not a job" is not of type "integer"', '$.job: … is not of type "integer"'),
+    ("VALIDATION_ERROR", '$: duplicate key "id" (values 5, 99)', '$: duplicate key "id"'),
+    ("VALIDATION_WARNING", '$.role_ids: {"a": [1, …], …} is not of type "null", "array"',
+     '$.role_ids: … is not of type "null", "array"'),
     ("PARSE_ERROR", "$: not valid JSON: Expecting value", "file is not valid JSON"),
 ])
 def test_reason_group(error_type, reason, group):
@@ -180,26 +189,38 @@ def test_the_report_matches_the_database(pipeline_env, monkeypatch):
     assert sorted((d, int(n), kind) for d, n, kind in tooltips) == sorted(
         [(d.isoformat(), a, "active") for d, a, _ in history_counts]
         + [(d.isoformat(), i, "inactive") for d, _, i in history_counts])
-    counts = dict(re.findall(r"<tr><th>([a-z ]+)</th><td class=n>([\d,]+)</td></tr>", page))
-    assert counts["agents active"] == "4" and counts["agents reactivated"] == "1"
-    assert counts["records invalid"] == str(query(dsn, "select count(*) from agent_pipeline_errors"
-                                                       " where sync_date = %s", (DAY3,))[0][0])
+    counts = dict(re.findall(r"<tr><th>([a-z ()]+)</th><td class=n>([\d,]+)</td></tr>", page))
+    assert counts["active on this day"] == "4" and counts["reactivated this day"] == "1"
+    assert counts["inactive on this day (newly or not)"] == "2"
+    assert counts["deactivated this day (active on the previous recorded day)"] == "0"
+    assert counts["records rejected"] == str(query(dsn, "select count(*) from agent_pipeline_errors where"
+                                                        " sync_date = %s and error_type = 'VALIDATION_ERROR'",
+                                                   (DAY3,))[0][0])
+    assert counts["records loaded with warnings"] == "1"
     assert "Reactivated this day (1)" in page and "<code>11200000004</code> Mei Tanaka" in page
     assert "Deactivated this day (0)" in page
-    errors = dict(re.findall(r"<tr><td><code>(.*?)</code></td><td class=n>(\d+)</td></tr>", page))
+    rejected = page[page.index("Rejected records"):page.index("Warnings by reason")]
+    errors = {reason: (count, sources) for reason, count, sources in re.findall(
+        r"<tr><td><code>(.*?)</code></td><td class=n>(\d+)</td><td>(.*?)</td></tr>", rejected)}
     assert errors == {
-        "$.available: … is not of type &#x27;null&#x27;, &#x27;boolean&#x27;": "1",
-        "$.contact.email: … is not a &#x27;email&#x27;": "1",
-        "$.id: … is not of type &#x27;integer&#x27;": "1",
-        "$.updated_at: … is not a &#x27;date-time&#x27;": "1",
+        "$.available: … is not of type &quot;null&quot;, &quot;boolean&quot;": ("1", "<code>11200000005</code>"),
+        "$.contact.email: … is not a &quot;email&quot;": ("1", "<code>11200000008</code>"),
+        "$.id: … is not of type &quot;integer&quot;": ("1", "<code>11200000008</code>"),
+        "$.updated_at: … is not a &quot;date-time&quot;": ("1", "<code>11200000008</code>"),
     }
+    warnings = re.findall(r'<tr><td><code>(\$\.role_ids.*?)</code></td><td class=n>(\d+)</td><td>(.*?)</td>', page)
+    assert warnings == [("$.role_ids: … is not of type &quot;null&quot;, &quot;array&quot;", "1",
+                         "<code>11200000006</code>")]
+    axis = re.findall(r'<text x="[\d.]+" y="[\d.]+" text-anchor="end">([\d,]+)</text>', page)
+    assert axis[0] == "0" and len(axis) >= 3  # a count axis in round steps
+    assert re.findall(r">(2024-01-0\d)</text>", page) == ["2024-01-01", "2024-01-02", "2024-01-03"]
 
 
 def test_render_report_escapes_what_it_shows():
-    page = render_report({"sync_date": DAY1, "daily": [], "counts": {}, "errors": [("<b>", 1)],
+    page = render_report({"sync_date": DAY1, "daily": [], "counts": {}, "errors": [("<b>", ["<i>"])], "warnings": [],
                           "deactivated": [{"agent_id": 1, "name": "<script>x</script>", "email": None}],
                           "reactivated": []})
-    assert "<script>x" not in page and "&lt;script&gt;x" in page and "&lt;b&gt;" in page
+    assert "<script>x" not in page and "&lt;script&gt;x" in page and "&lt;b&gt;" in page and "&lt;i&gt;" in page
     assert "No loaded days yet." in page
 
 

@@ -15,7 +15,9 @@ from pipeline import LoadStaging, SnapshotHistory
 from pipeline.tables import STAGING_COLUMNS
 
 DAY1, DAY2 = datetime.date(2024, 1, 1), datetime.date(2024, 1, 2)
-DATA_COLUMNS = ", ".join(STAGING_COLUMNS)  # every column but ingested_at, which records when a row was loaded
+# every column but ingested_at, which records when a row was loaded
+DATA_COLUMNS = ", ".join(STAGING_COLUMNS)
+AGENT_COLUMNS = DATA_COLUMNS.replace("absent_fields", "field_sync_dates")
 
 
 def run(*tasks):
@@ -32,7 +34,7 @@ def run_days(*days):
 def tables(dsn):
     return {
         "stg_agents": query(dsn, f"select {DATA_COLUMNS} from stg_agents order by sync_date, agent_id"),
-        "agents": query(dsn, f"select {DATA_COLUMNS} from agents order by agent_id"),
+        "agents": query(dsn, f"select {AGENT_COLUMNS} from agents order by agent_id"),
         "agent_status_history": query(dsn, "select * from agent_status_history order by sync_date, agent_id"),
         "agent_pipeline_errors": query(
             dsn, "select agent_id, sync_date, source_file, record_index, error_type, error_message, raw_record"
@@ -112,10 +114,10 @@ def test_invalid_records_land_in_errors_and_never_change_an_agent(pipeline_env, 
                         " from agent_pipeline_errors where sync_date = %s order by source_file", (DAY2,))
     assert [e[:5] for e in errors] == [
         (11200000005, "2024-01-02/agent_details/11200000005.json", 0, "VALIDATION_ERROR",
-         "$.contact.email: 'not-an-address' is not a 'email'\n$.id: '11200000005' is not of type 'integer'"),
+         '$.contact.email: "not-an-address" is not a "email"\n$.id: "11200000005" is not of type "integer"'),
         (None, "2024-01-02/agent_details/broken.json", None, "PARSE_ERROR", errors[1][4]),
         (quarantined, "2024-01-02/agents/1.json", position, "VALIDATION_ERROR",
-         "$.available: 'yes' is not of type 'null', 'boolean'"),
+         '$.available: "yes" is not of type "null", "boolean"'),
     ]
     assert errors[0][5]["contact"]["email"] == "not-an-address"  # the raw record, as it came
     assert errors[1][5] == '{"id": 1'
@@ -179,7 +181,7 @@ def test_cli_loads_a_day_into_the_embedded_server_and_a_repeat_starts_no_spark(t
         assert first.returncode == 0, first.stderr[-3000:]
         assert "Starting Spark session" in first.stderr
         summary = first.stdout[first.stdout.index("===== Agents pipeline summary"):].splitlines()
-        assert summary[2].split() == ["2024-01-02", "10", "0", "0", "6", "3", "3", "0", "6", "0", "0", "6"]
+        assert summary[2].split() == ["2024-01-02", "10", "0", "0", "0", "6", "3", "3", "0", "6", "0", "0", "6"]
         second = cli("SnapshotHistory", "--sync-date", "2024-01-02", env=env)
         assert second.returncode == 0, second.stderr[-3000:]
         assert "Starting Spark session" not in second.stderr
@@ -231,6 +233,7 @@ def test_the_bundled_sample_shows_every_case(pipeline_env, monkeypatch):
     assert query(dsn, "select job_title, status from agents where agent_id in (11200000001, 11200000007)"
                       " order by agent_id") == [("Support Team Lead", "active"), ('Support "Tier 2"\tAPAC', "active")]
     assert query(dsn, "select agent_id, error_type from agent_pipeline_errors order by agent_id") == [
-        (11200000005, "VALIDATION_ERROR"), (11200000008, "VALIDATION_ERROR")]
+        (11200000005, "VALIDATION_ERROR"), (11200000006, "VALIDATION_WARNING"), (11200000008, "VALIDATION_ERROR")]
+    assert history(dsn, day3)[11200000006] is False  # not listed: recorded inactive, its warning notwithstanding
     summary = json.loads((pipeline_env["output_root"] / "transformed/2024-01-03/summary.json").read_text())
     assert summary == {"agents_staged": 6, "duplicates_resolved": 1}  # 1-4, 6 and 7

@@ -22,8 +22,8 @@ def day(tmp_path):
 
 def test_a_fixture_day_is_all_valid(day, tmp_path):
     counts = validate_day(day, tmp_path / "out")
-    assert counts == {"files_read": 7, "records_read": 10, "records_valid": 10, "records_invalid": 0, "parse_errors": 0,
-                      "list_records": 4}
+    assert counts == {"files_read": 7, "records_read": 10, "records_valid": 10, "records_invalid": 0,
+                      "records_warned": 0, "parse_errors": 0, "list_records": 4}
     valid = lines(tmp_path / "out" / "valid-00000.jsonl")
     assert [(r["kind"], r["file_seq"], r["pos"]) for r in valid][:2] == [("list", 0, 0), ("list", 0, 1)]
     assert sorted(r["agent_id"] for r in lines(tmp_path / "out" / "list_ids-00000.jsonl")) == [
@@ -43,7 +43,7 @@ def test_invalid_records_become_rejects_with_every_reason(day, tmp_path):
     assert reject["record_index"] == 1
     assert reject["error_type"] == "VALIDATION_ERROR"
     assert reject["error_message"].splitlines() == [
-        "$.available: 'yes' is not of type 'null', 'boolean'", "$.contact.name: '' should be non-empty"]
+        '$.available: "yes" is not of type "null", "boolean"', '$.contact.name: "" should be non-empty']
     assert json.loads(reject["raw_record"]) == page[1]
     ids = {r["agent_id"]: r["valid"] for r in lines(tmp_path / "out" / "list_ids-00000.jsonl")}
     assert ids[page[1]["id"]] is False  # still listed, but quarantined downstream
@@ -111,7 +111,7 @@ def test_an_integral_float_id_is_valid_and_written_as_an_integer(day, tmp_path):
     (day / "agents" / "1.json").write_text(json.dumps(page))
     assert validate_day(day, tmp_path / "out")["records_invalid"] == 0
     first = (tmp_path / "out" / "valid-00000.jsonl").read_text().splitlines()[0]
-    assert f'"id":{int(page[0]["id"])},' in first
+    assert f'"agent_id":{int(page[0]["id"])},' in first
 
 
 def all_lines(out_dir, name):

@@ -4,18 +4,20 @@ import datetime
 import pytest
 from pyspark.sql import Row
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
+from conftest import without
+from pipeline.raw import loaded_fields
 from pipeline.transform import (
     LIST_IDS,
     VALIDATED,
     copy_text_field,
-    filter_latest_per_agent,
     filter_quarantined,
     rfc3339_timestamp,
     staged_agents,
     to_copy_text,
     with_deactivation,
-    with_flat_record,
+    with_fields_merged_per_agent,
     with_list_status,
     with_sync_columns,
 )
@@ -34,19 +36,22 @@ def record(agent_id, updated_at="2024-01-01T00:00:00Z", deactivated=False, email
 
 
 def validated(spark, *rows):
-    """rows: (kind, file_seq, pos, record)"""
-    return spark.createDataFrame([(k, f, p, r) for k, f, p, r in rows], VALIDATED)
+    """rows: (kind, file_seq, pos, record), each written as ValidateRaw writes a valid record"""
+    return spark.createDataFrame([{"kind": k, "file_seq": f, "pos": p, **loaded_fields(r)} for k, f, p, r in rows],
+                                 VALIDATED)
 
 
 def list_ids(spark, *rows):
     return spark.createDataFrame(list(rows), LIST_IDS)
 
 
-def test_with_flat_record_lifts_contact_fields_and_keeps_nulls(spark):
-    df = validated(spark, ("list", 0, 0, record(1, job_title=None)), ("details", 0, 0, record(2, updated_at=None)))
-    rows = {r.agent_id: r for r in df.transform(with_flat_record).collect()}
-    assert rows[1].email == "a@example.com" and rows[1].job_title is None
-    assert rows[2].updated_at is None
+def test_validated_rows_keep_nulls_and_name_absent_keys(spark):
+    df = validated(spark, ("list", 0, 0, record(1, job_title=None)),
+                   ("details", 0, 0, without(record(2, updated_at=None), "focus_mode", "contact.language")))
+    rows = {r.agent_id: r for r in df.collect()}
+    assert rows[1].email == "a@example.com" and rows[1].job_title is None and rows[1].absent == []
+    assert rows[2].updated_at is None and rows[2].focus_mode is None
+    assert rows[2].absent == ["language", "focus_mode"]
     assert rows[1].source_deactivated is False
 
 
@@ -61,8 +66,7 @@ def test_with_list_status_and_filter_quarantined(spark):
 
 
 def latest(spark, *rows):
-    return {r.agent_id: r for r in validated(spark, *rows).transform(with_flat_record)
-            .transform(filter_latest_per_agent).collect()}
+    return {r.agent_id: r for r in validated(spark, *rows).transform(with_fields_merged_per_agent).collect()}
 
 
 def test_latest_updated_at_wins_and_null_is_lowest(spark):
@@ -149,6 +153,30 @@ def test_staged_agents_end_to_end(spark):
     assert rows[2].sync_date == DAY
 
 
+def test_a_field_the_winning_record_lacks_comes_from_the_next_record_that_carries_it(spark):
+    rows = latest(
+        spark,
+        # the list record wins (later updated_at) but has no focus_mode; the details record has no language
+        ("list", 0, 0, without(record(1, "2024-01-02T00:00:00Z", name="list"), "focus_mode")),
+        ("details", 0, 0, without(record(1, "2024-01-01T00:00:00Z", name="details") | {"focus_mode": True},
+                                  "contact.language")),
+        # the other way round: details wins and lacks what the list record has
+        ("list", 0, 1, record(2, "2024-01-01T00:00:00Z", name="list", job_title="from list")),
+        ("details", 1, 0, without(record(2, "2024-01-02T00:00:00Z", name="details"), "contact.job_title")),
+        # an explicit null in the winner is a value: it wins over the other record's value
+        ("list", 0, 2, record(3, "2024-01-02T00:00:00Z", job_title=None)),
+        ("details", 2, 0, record(3, "2024-01-01T00:00:00Z", job_title="older")),
+        # no record carries time_zone or available: absent, not null
+        ("details", 3, 0, without(record(4), "contact.time_zone", "available")),
+    )
+    assert (rows[1].name, rows[1].focus_mode, rows[1].language) == ("list", True, None)
+    assert rows[1].absent_fields == []  # the list record carries language (as null)
+    assert (rows[2].name, rows[2].job_title) == ("details", "from list")
+    assert rows[3].job_title is None and rows[3].absent_fields == []
+    assert rows[4].absent_fields == ["time_zone", "available"]
+    assert rows[4].time_zone is None and rows[4].available is None
+
+
 @pytest.mark.parametrize("value, expected", [
     (None, "\\N"),
     ("", ""),
@@ -161,7 +189,16 @@ def test_staged_agents_end_to_end(spark):
 ])
 def test_copy_text_field_escapes_for_postgres(spark, value, expected):
     df = spark.createDataFrame([(value,)], "v string")
-    assert df.select(copy_text_field(F.col("v")).alias("out")).first().out == expected
+    assert df.select(copy_text_field(F.col("v"), T.StringType()).alias("out")).first().out == expected
+
+
+@pytest.mark.parametrize("value, expected", [
+    ([], "{}"), (None, "\\N"), (["language", "time_zone"], '{"language","time_zone"}'),
+    (['odd "quote"', "back\\slash", "tab\t"], '{"odd \\\\"quote\\\\"","back\\\\\\\\slash","tab\\t"}'),
+])
+def test_copy_text_field_writes_an_array_literal(spark, value, expected):
+    df = spark.createDataFrame([(value,)], "v array<string>")
+    assert df.select(copy_text_field(F.col("v"), T.ArrayType(T.StringType())).alias("out")).first().out == expected
 
 
 def test_to_copy_text_joins_columns_with_tabs(spark):

@@ -10,9 +10,13 @@ from conftest import FIXTURES
 from pipeline.validation import (
     DETAILS_SCHEMA,
     LIST_SCHEMA,
+    Verdict,
     check,
     fast_check_for,
     readable_agent_id,
+    schemas,
+    short_json,
+    undeclared_paths,
     validator_for,
     violations,
 )
@@ -37,20 +41,25 @@ def test_every_fixture_record_is_valid():
 
 
 @pytest.mark.parametrize("change, expected", [
-    (lambda r: r.pop("id"), "$: 'id' is a required property"),
-    (lambda r: r.update(id=None), "$.id: None is not of type 'integer'"),
-    (lambda r: r.update(id="123"), "$.id: '123' is not of type 'integer'"),
+    (lambda r: r.pop("id"), '$: "id" is a required property'),
+    (lambda r: r.update(id=None), '$.id: null is not of type "integer"'),
+    (lambda r: r.update(id="123"), '$.id: "123" is not of type "integer"'),
     (lambda r: r.update(id=0), "$.id: 0 is less than the minimum of 1"),
-    (lambda r: r.update(contact="x"), "$.contact: 'x' is not of type 'object'"),
-    (lambda r: r["contact"].pop("email"), "$.contact: 'email' is a required property"),
-    (lambda r: r["contact"].update(email="alex.example.com"), "$.contact.email: 'alex.example.com' is not a 'email'"),
-    (lambda r: r["contact"].update(email="alex@"), "$.contact.email: 'alex@' is not a 'email'"),
-    (lambda r: r["contact"].pop("name"), "$.contact: 'name' is a required property"),
-    (lambda r: r["contact"].update(name=""), "$.contact.name: '' should be non-empty"),
-    (lambda r: r.update(available="yes"), "$.available: 'yes' is not of type 'null', 'boolean'"),
-    (lambda r: r.update(updated_at="2024-01-02 10:00"), "$.updated_at: '2024-01-02 10:00' is not a 'date-time'"),
+    (lambda r: r.update(contact="x"), '$.contact: "x" is not of type "object"'),
+    (lambda r: r["contact"].pop("email"), '$.contact: "email" is a required property'),
+    (lambda r: r["contact"].update(email="alex.example.com"), '$.contact.email: "alex.example.com" is not a "email"'),
+    (lambda r: r["contact"].update(email="alex@"), '$.contact.email: "alex@" is not a "email"'),
+    (lambda r: r["contact"].pop("name"), '$.contact: "name" is a required property'),
+    (lambda r: r["contact"].update(name=""), '$.contact.name: "" should be non-empty'),
+    (lambda r: r.update(available="yes"), '$.available: "yes" is not of type "null", "boolean"'),
+    (lambda r: r.update(updated_at="2024-01-02 10:00"), '$.updated_at: "2024-01-02 10:00" is not a "date-time"'),
     (lambda r: r["availability"][0].update(available_since="soon"),
-     "$.availability[0].available_since: 'soon' is not a 'date-time'"),
+     '$.availability[0].available_since: "soon" is not a "date-time"'),
+    (lambda r: r.update(role_ids="1,2"), '$.role_ids: "1,2" is not of type "null", "array"'),
+    (lambda r: r.update(ticket_scope=True), '$.ticket_scope: true is not of type "null", "integer"'),
+    (lambda r: r.update(group_ids=[{"id": 1, "name": "Tier 1 support", "members": list(range(50))}]),
+     '$.group_ids[0]: {"id": 1, "name": "Tier 1 support", …} is not of type "null", "integer"'),
+    (lambda r: r.update(skill_ids=[1, "2"]), '$.skill_ids[1]: "2" is not of type "null", "integer"'),
 ])
 def test_each_rule_names_the_path(change, expected):
     record = a_record()
@@ -63,10 +72,10 @@ def test_every_violation_is_reported_not_just_the_first():
     record.update(id="7", focus_mode="no", created_at="yesterday")
     record["contact"]["email"] = None
     assert violations(record, DETAILS) == [
-        "$.contact.email: None is not of type 'string'",
-        "$.created_at: 'yesterday' is not a 'date-time'",
-        "$.focus_mode: 'no' is not of type 'null', 'boolean'",
-        "$.id: '7' is not of type 'integer'",
+        '$.contact.email: null is not of type "string"',
+        '$.created_at: "yesterday" is not a "date-time"',
+        '$.focus_mode: "no" is not of type "null", "boolean"',
+        '$.id: "7" is not of type "integer"',
     ]
 
 
@@ -85,7 +94,7 @@ def test_timestamps_with_offsets_and_fractions_are_rfc3339():
 
 
 def test_a_record_that_is_not_an_object():
-    assert violations([1, 2], LIST) == ["$: [1, 2] is not of type 'object'"]
+    assert violations([1, 2], LIST) == ['$: [1, 2] is not of type "object"']
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -115,7 +124,8 @@ def test_the_compiled_check_rejects_every_kind_of_invalid_record(kind):
         record = a_record()
         INVALID_KINDS[kind](record)
         assert not fast_accepts(record, schema_name)
-        assert check(record, schema_name) == violations(record, validator_for(schema_name)) != []
+        assert check(record, schema_name) == Verdict(errors=violations(record, validator_for(schema_name)), warnings=[])
+        assert check(record, schema_name).errors != []
 
 
 def test_the_compiled_check_accepts_what_jsonschema_accepts():
@@ -126,4 +136,55 @@ def test_the_compiled_check_accepts_what_jsonschema_accepts():
     for record in [*records, edge]:
         assert violations(record, DETAILS) == []
         assert fast_accepts(record, DETAILS_SCHEMA)
-        assert check(record, DETAILS_SCHEMA) == []
+        assert check(record, DETAILS_SCHEMA) == Verdict(errors=[], warnings=[])
+
+
+@pytest.mark.parametrize("change, kind", [
+    (lambda r: r.update(role_ids="1,2"), "warning"),  # a field the pipeline does not load
+    (lambda r: r["contact"].update(active="yes"), "warning"),
+    (lambda r: r.update(ticket_scope="1"), "warning"),
+    (lambda r: r["availability"][0].update(available="no"), "warning"),
+    (lambda r: r.update(available="yes"), "error"),  # a loaded field
+    (lambda r: r["contact"].update(time_zone=5), "error"),
+    (lambda r: r.update(contact=None), "error"),  # the object that holds loaded fields
+    (lambda r: r["contact"].pop("email"), "error"),  # a required loaded field
+    (lambda r: r.update(id=None), "error"),
+])
+def test_violations_in_fields_the_pipeline_does_not_load_are_warnings(change, kind):
+    record = a_record()
+    change(record)
+    verdict = check(record, DETAILS_SCHEMA)
+    assert (verdict.errors != [], verdict.warnings != []) == ((True, False) if kind == "error" else (False, True))
+
+
+def test_a_record_with_errors_and_warnings_keeps_both():
+    record = a_record()
+    record.update(id=None, role_ids="1,2")
+    assert check(record, DETAILS_SCHEMA) == Verdict(errors=['$.id: null is not of type "integer"'],
+                                                    warnings=['$.role_ids: "1,2" is not of type "null", "array"'])
+
+
+def test_duplicate_keys_are_warnings_only_outside_loaded_fields():
+    keys = [(("role_ids",), "$: duplicate key \"role_ids\""), (("contact", "active"), "$.contact: dup")]
+    assert check(a_record(), DETAILS_SCHEMA, keys) == Verdict(errors=[], warnings=sorted(r for _, r in keys))
+    assert check(a_record(), DETAILS_SCHEMA, [(("contact", "name"), "$.contact: dup")]).errors == ["$.contact: dup"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, "null"), (True, "true"), ("yes", '"yes"'), (12345, "12345"), (1.5, "1.5"), ([], "[]"), ({}, "{}"),
+    ("x" * 100, '"' + "x" * 37 + '…"'),
+    (list(range(100)), "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, …]"),
+    ({"a": {"b": {"c": {"d": 1}}}}, '{"a": {"b": {"c": {…}}}}'),
+    ({"name": "Tier 1", "members": [1, 2], "owner": {"id": 7}}, '{"name": "Tier 1", "members": [1, 2], …}'),
+])
+def test_values_in_messages_read_as_json(value, expected):
+    assert short_json(value) == expected
+
+
+def test_both_schemas_declare_every_loaded_field_and_a_missing_one_is_found():
+    assert undeclared_paths(LIST_SCHEMA) == [] and undeclared_paths(DETAILS_SCHEMA) == []
+    changed = copy.deepcopy(schemas())
+    del changed[LIST_SCHEMA]["$defs"]["contact"]["properties"]["time_zone"]
+    del changed[LIST_SCHEMA]["properties"]["focus_mode"]
+    assert undeclared_paths(LIST_SCHEMA, changed) == ["contact.time_zone", "focus_mode"]
+    assert undeclared_paths(DETAILS_SCHEMA, changed) == ["contact.time_zone", "focus_mode"]  # through allOf/$ref
