@@ -9,7 +9,8 @@ Scenarios:
   backfill      --backfill-days days of --backfill-agents agents through RangeDaily
   noop          re-check of 365 loaded days (the backfill's days plus markers for the rest of the year)
 
-The floor loads the same final staging rows with COPY FROM STDIN, then runs the upsert and the
+The floor loads the same final staging rows with COPY FROM STDIN, then a plain upsert into agents
+(``insert … on conflict do update`` of every column: no field-by-field merge, no counts) and the
 history insert: the database work alone, without Python or Spark. Peak memory is the largest sum
 of RSS over the luigi process and its children (driver, Spark JVM, workers); the database server
 runs apart and is not counted. Raw days come from bench.synth (seed 1).
@@ -36,6 +37,13 @@ from pipeline.resources import read_sql
 from pipeline.tables import STAGING_COLUMNS
 
 REPO = Path(__file__).resolve().parent.parent
+_AGENT_COLUMNS = [column for column in STAGING_COLUMNS if column != "absent_fields"] + ["ingested_at"]
+# PostgreSQL's own upsert of a staged day: the floor the pipeline's merge is measured against
+FLOOR_UPSERT = (
+    f"insert into agents ({', '.join(_AGENT_COLUMNS)}) select {', '.join(_AGENT_COLUMNS)} from stg_agents"
+    " where sync_date = %(sync_date)s on conflict (agent_id) do update set "
+    + ", ".join(f"{column} = excluded.{column}" for column in _AGENT_COLUMNS if column != "agent_id")
+)
 LUIGI = [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline"]
 START = datetime.date(2024, 1, 1)
 
@@ -116,7 +124,7 @@ def floor_seconds(server: Server, source_dsn: str, days: list, work: Path) -> fl
         for day, path in files:
             with open(path, "rb") as stream:
                 cursor.copy_expert(f"copy stg_agents ({columns}) from stdin", stream, size=1 << 20)
-            cursor.execute(read_sql("010_upsert_agents.sql"), {"sync_date": day})
+            cursor.execute(FLOOR_UPSERT, {"sync_date": day})
             cursor.execute(read_sql("020_snapshot_history.sql"), {"sync_date": day})
             connection.commit()
     return time.perf_counter() - began

@@ -25,10 +25,6 @@ RECORD_FIELDS = {
 # The columns of stg_agents and agents that hold a record's value as it came (absent_fields names them).
 CARRIED_COLUMNS = tuple(column for column in RECORD_FIELDS if column not in ("agent_id", "source_deactivated"))
 
-# The columns of agents that the day's merge decides field by field (sql/010_upsert_agents.sql):
-# the carried ones and the status that follows from the day's list pages.
-AGENT_FIELDS = (*CARRIED_COLUMNS, "deactivated", "status")
-
 STAGING_COLUMNS = (
     "agent_id", "email", "name", "job_title", "language", "mobile", "phone", "time_zone",
     "available", "deactivated", "status", "focus_mode", "agent_operational_status",

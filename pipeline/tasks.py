@@ -25,7 +25,7 @@ from pipeline.locks import day_file_lock, lock_day_in_database, remove_leftover_
 from pipeline.metrics import COUNT_LABELS, now, record_task_run
 from pipeline.parameters import SyncDateParameter
 from pipeline.raw import validate_day
-from pipeline.tables import AGENT_FIELDS, ERROR_COLUMNS, STAGING_COLUMNS
+from pipeline.tables import ERROR_COLUMNS, STAGING_COLUMNS
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
 
@@ -239,7 +239,7 @@ class UpsertAgents(DatabaseDayTask):
         self.report("waiting for agents (one day's merge at a time)", 5)
         self.execute_sql_file(cursor, "010_lock_agents.sql")
         self.report("INSERT … ON CONFLICT into agents", 10)
-        return self.execute_sql_file(cursor, "010_upsert_agents.sql", fields=list(AGENT_FIELDS))
+        return self.execute_sql_file(cursor, "010_upsert_agents.sql")
 
 
 class SnapshotHistory(DatabaseDayTask):

@@ -57,21 +57,23 @@ def with_fields_merged_per_agent(records: DataFrame) -> DataFrame:
     each kind (the same agent twice in the list pages, or twice in the details). One aggregation: no sort."""
     updated = rfc3339_timestamp(F.col("updated_at"))
     is_list = F.col("kind") == F.lit("list")
-    rank = F.struct(updated.isNotNull(), F.coalesce(updated, F.lit(0).cast("timestamp")), is_list,
-                    F.col("file_seq"), F.col("pos"))
-
-    def carried(field: str) -> Column:
-        return ~F.array_contains(F.coalesce("absent", F.array().cast("array<string>")), field)
-
-    merged = [F.max_by(F.struct(F.col(field).alias("value")), F.when(carried(field), rank)).value.alias(field)
-              for field in MERGED_FIELDS]
-    absent = F.array_compact(F.array(*(F.when(~F.max(carried(field)), F.lit(field)) for field in CARRIED_COLUMNS)))
+    ranked = records.select(  # each record's rank and which fields it carries, computed once
+        "agent_id", *MERGED_FIELDS, is_list.alias("is_list"),
+        F.struct(updated.isNotNull(), F.coalesce(updated, F.lit(0).cast("timestamp")), is_list,
+                 F.col("file_seq"), F.col("pos")).alias("rank"),
+        *(F.coalesce(~F.array_contains("absent", field), F.lit(True)).alias(f"carries_{field}")
+          for field in MERGED_FIELDS),
+    )
+    # max_by skips rows whose ordering is null: the records that lack the field
+    merged = [F.max_by(field, F.when(F.col(f"carries_{field}"), F.col("rank"))).alias(field) for field in MERGED_FIELDS]
+    absent = F.array_compact(F.array(*(F.when(~F.max(f"carries_{field}"), F.lit(field)) for field in CARRIED_COLUMNS)))
     return (
-        records.groupBy("agent_id")
+        ranked.groupBy("agent_id")
         .agg(
             *merged,
             absent.alias("absent_fields"),
-            (F.count(F.lit(1)) - F.max(is_list.cast("int")) - F.max((~is_list).cast("int"))).alias("duplicates"),
+            (F.count(F.lit(1)) - F.max(F.col("is_list").cast("int")) - F.max((~F.col("is_list")).cast("int")))
+            .alias("duplicates"),
         )
     )
 

@@ -5,7 +5,7 @@
 -- later day, so days may load in any order with the same result. A row is rewritten only when something
 -- in it moves; it counts as changed only when a loaded value did (a row written only to advance its
 -- sync_date counts as unchanged). Run after sql/010_lock_agents.sql: the stored rows read here are the
--- rows the insert meets. %(fields)s: the columns merged field by field (pipeline.tables.AGENT_FIELDS).
+-- rows the insert meets.
 with staged as (
 
     select * from stg_agents
@@ -72,9 +72,31 @@ merged as (
                 -- the common case: the day carries every field, and every stored value is as old as its row
                 when cardinality(staged.absent_fields) = 0 and coalesce(stored.field_sync_dates = '{}', true)
                     then '{}'::jsonb
-                else agent_field_sync_dates(%(fields)s, staged.absent_fields, staged.sync_date,
-                                            stored.field_sync_dates, stored.sync_date)
+                -- a day as new as the stored row (or a new agent) takes every field it carries;
+                -- the fields it lacks keep the date of their stored value
+                when staged.sync_date >= coalesce(stored.sync_date, '-infinity') then (
+                    select coalesce(jsonb_object_agg(field, field_day), '{}')
+                    from unnest(staged.absent_fields) as field
+                    cross join lateral (
+                        select coalesce((stored.field_sync_dates ->> field)::date, stored.sync_date, '-infinity')
+                            as field_day
+                    ) as kept
+                    where field_day <> staged.sync_date
+                )
+                -- a late day takes only the fields it carries whose stored value is older than itself
+                else (
+                    select coalesce(jsonb_object_agg(
+                        field,
+                        case
+                            when field <> all(staged.absent_fields) and (field_day #>> '{}')::date <= staged.sync_date
+                                then to_jsonb(staged.sync_date)
+                            else field_day
+                        end
+                    ), '{}')
+                    from jsonb_each(stored.field_sync_dates) as older (field, field_day)
+                )
             end as new_dates
+        offset 0  -- computed once per row, not once per use
     ) as dated
     cross join lateral (
         select
