@@ -46,6 +46,7 @@ def deep(levels: int, inner: bytes = b"1") -> bytes:
 
 VALID = "valid"  # the new agent's record loads
 NOTHING = "nothing"  # no record, no error row
+WARNING = "VALIDATION_WARNING"  # the new agent's record loads, with a warning row
 # kind: (file name, content: bytes or a function(path) that makes it, expected outcome, fragment of the reason)
 DETAILS_CORPUS = {
     "truncated": ("x.json", text(agent())[:40], "PARSE_ERROR", "not valid JSON: Unterminated string"),
@@ -86,6 +87,12 @@ DETAILS_CORPUS = {
     "boolean as text": ("x.json", text(agent(available="false")), "VALIDATION_ERROR",
                         '$.available: "false" is not of type'),
     "contact null": ("x.json", text(agent(contact=None)), "VALIDATION_ERROR", '$.contact: null is not of type'),
+    "an unloaded field of the wrong type": ("x.json", text(agent(role_ids="69000378065")), WARNING,
+                                            '$.role_ids: "69000378065" is not of type "null", "array"'),
+    "an unloaded contact field of the wrong type": ("x.json", text(agent(contact__active="yes")), WARNING,
+                                                    '$.contact.active: "yes" is not of type "null", "boolean"'),
+    "an unloaded key twice": ("x.json", replace_once(agent(), b'"signature": null', b'"signature": 1, "signature": 2'),
+                              WARNING, '$: duplicate key "signature" (values 1, 2)'),
     "timestamp not RFC 3339": ("x.json", text(agent(updated_at="26/03/2025")), "VALIDATION_ERROR",
                                '$.updated_at: "26/03/2025" is not a "date-time"'),
     "control characters and a 1 MB name": ("x.json", text(agent(contact__name="\x01\x7f\t\r\n\\" + "n" * 1_000_000)),
@@ -140,7 +147,7 @@ def test_a_bad_details_file_is_isolated(kind, day, tmp_path, monkeypatch):
     counts = validate_day(day, tmp_path / "out")  # the day loads: no exception
 
     valid = sorted((row["kind"], row["agent_id"]) for row in lines(tmp_path / "out", "valid"))
-    new = [("details", NEW_ID)] if outcome == VALID or "valid and an invalid" in kind else []
+    new = [("details", NEW_ID)] if outcome in (VALID, WARNING) or "valid and an invalid" in kind else []
     assert valid == sorted(fixture_records() + new)  # no valid record of the day was lost, none invented
     rejects = lines(tmp_path / "out", "rejects")
     if outcome in (VALID, NOTHING):
@@ -150,7 +157,9 @@ def test_a_bad_details_file_is_isolated(kind, day, tmp_path, monkeypatch):
     assert reject["error_type"] == outcome
     assert reject["source_file"].startswith("2024-01-02/agent_details/")
     assert reason in reject["error_message"]
-    assert counts["parse_errors" if outcome == "PARSE_ERROR" else "records_invalid"] == 1
+    assert counts[{"PARSE_ERROR": "parse_errors", WARNING: "records_warned"}.get(outcome, "records_invalid")] == 1
+    if outcome == WARNING:
+        assert reject["agent_id"] == NEW_ID and counts["records_invalid"] == 0
     stored = json.dumps(reject)  # every text the error row holds can be written as UTF-8 without a NUL
     stored.encode("utf-8")
     assert "\\u0000" not in stored.replace("\\\\u0000", "")
