@@ -162,9 +162,11 @@ def _reason_table(groups: list[tuple[str, list[str]]], what: str, none: str) -> 
 def render_report(data: dict) -> str:
     """The HTML page; pure: ``data`` is what :func:`gather_report` returns."""
     day = html.escape(str(data["sync_date"]))
-    counts = dict(data["counts"])
-    if "agents_reactivated" in counts:  # from the same comparison with each agent's previous recorded day
-        counts["deactivated_this_day"] = len(data["deactivated"])
+    counts = {}
+    for key, value in data["counts"].items():
+        counts[key] = value
+        if key == "agents_deactivated":  # next to it: from the comparison with each agent's previous day
+            counts["deactivated_this_day"] = len(data["deactivated"])
     labels = COUNT_LABELS | {"deactivated_this_day": "deactivated this day (active on the previous recorded day)"}
     count_rows = "".join(f"<tr><th>{html.escape(labels.get(key, key))}</th><td class=n>{value:,}</td></tr>"
                          for key, value in counts.items())
