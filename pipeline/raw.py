@@ -43,7 +43,7 @@ from pipeline.strict_json import (
     visible_file_text,
     visible_text,
 )
-from pipeline.tables import RECORD_FIELDS
+from pipeline.tables import RECORD_PATHS
 from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, check, readable_agent_id, unstorable_text
 
 LIST = "list"
@@ -119,14 +119,11 @@ def reject_row(raw_file: RawFile, index: int | None, error_type: str, reasons: l
     }
 
 
-_FIELD_PATHS = {column: tuple(path.split(".")) for column, (path, _) in RECORD_FIELDS.items()}
-
-
 def loaded_fields(record: dict) -> dict:
     """The fields of a valid record that the transform reads, one column each (the raw file keeps the
     rest), and ``absent``: the columns whose key the record does not have (absent is not null)."""
     row, absent = {}, []
-    for column, path in _FIELD_PATHS.items():
+    for column, path in RECORD_PATHS.items():
         value = record
         for key in path:
             if not isinstance(value, dict) or key not in value:

@@ -21,6 +21,8 @@ RECORD_FIELDS = {
     "created_at": ("created_at", "string"),
     "updated_at": ("updated_at", "string"),
 }
+# Each loaded field's path as keys: ("contact", "email").
+RECORD_PATHS = {column: tuple(path.split(".")) for column, (path, _) in RECORD_FIELDS.items()}
 
 # The columns of stg_agents and agents that hold a record's value as it came (absent_fields names them).
 CARRIED_COLUMNS = tuple(column for column in RECORD_FIELDS if column not in ("agent_id", "source_deactivated"))

@@ -10,7 +10,7 @@ from referencing import Registry, Resource
 
 from pipeline.resources import resource_dir
 from pipeline.strict_json import UNSTORABLE
-from pipeline.tables import RECORD_FIELDS
+from pipeline.tables import RECORD_FIELDS, RECORD_PATHS
 
 LIST_SCHEMA = "agent.schema.json"
 DETAILS_SCHEMA = "agent_details.schema.json"
@@ -106,7 +106,7 @@ def check(record, schema_name: str, duplicate_keys=()) -> Verdict:
                    warnings=sorted(text for path, text in found if not touches_loaded_field(path)))
 
 
-LOADED_PATHS = tuple(tuple(path.split(".")) for path, _ in RECORD_FIELDS.values())
+LOADED_PATHS = tuple(RECORD_PATHS.values())
 
 
 def touches_loaded_field(path: tuple) -> bool:
@@ -203,7 +203,7 @@ def undeclared_paths(schema_name: str, schemas_by_name: dict | None = None) -> l
     return [".".join(path) for path in LOADED_PATHS if not declares(schemas_by_name[schema_name], resolver, path)]
 
 
-LOADED_TEXT_FIELDS = tuple(tuple(path.split(".")) for path, kind in RECORD_FIELDS.values() if kind == "string")
+LOADED_TEXT_FIELDS = tuple(RECORD_PATHS[column] for column, (_, kind) in RECORD_FIELDS.items() if kind == "string")
 
 
 def unstorable_text(record) -> list[str]:
