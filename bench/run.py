@@ -8,6 +8,8 @@ Scenarios:
   large-pages   one day of --pages-agents agents, details in arrays of 100
   backfill      --backfill-days days of --backfill-agents agents through RangeDaily
   noop          re-check of 365 loaded days (the backfill's days plus markers for the rest of the year)
+  growth        --growth-days days of --growth-agents agents through RangeDaily: the database time of the
+                last day against the first (a day's cost must not grow with the days loaded before it)
 
 The floor loads the same final staging rows with COPY FROM STDIN, then a plain upsert into agents
 (``insert … on conflict do update`` of every column: no field-by-field merge, no counts) and the
@@ -106,8 +108,24 @@ def task_seconds(dsn: str) -> dict:
         return dict(cursor.fetchall())
 
 
+DATABASE_TASKS = ("LoadStaging", "UpsertAgents", "SnapshotHistory")
+
+
+def database_seconds_by_day(dsn: str) -> dict:
+    """Seconds of the database tasks (LoadStaging, UpsertAgents, SnapshotHistory) for each sync date."""
+    with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
+        cursor.execute("select sync_date, sum(extract(epoch from finished_at - started_at))::float"
+                       " from agent_pipeline_runs where task = any(%s) group by sync_date", (list(DATABASE_TASKS),))
+        return dict(cursor.fetchall())
+
+
 def floor_seconds(server: Server, source_dsn: str, days: list, work: Path) -> float:
     """Load the final staging rows of ``days`` into a new database with COPY, upsert and history."""
+    return sum(floor_seconds_by_day(server, source_dsn, days, work).values())
+
+
+def floor_seconds_by_day(server: Server, source_dsn: str, days: list, work: Path) -> dict:
+    """The floor of each of ``days``, loaded in order into one new database."""
     files = []
     columns = ", ".join(STAGING_COLUMNS)
     with closing(psycopg2.connect(source_dsn)) as connection, connection.cursor() as cursor:
@@ -119,15 +137,18 @@ def floor_seconds(server: Server, source_dsn: str, days: list, work: Path) -> fl
             files.append((day, path))
     target = server.new_database("floor")
     ensure_schema(target)
-    began = time.perf_counter()
+    seconds = {}
     with closing(psycopg2.connect(target)) as connection, connection.cursor() as cursor:
         for day, path in files:
+            began = time.perf_counter()
             with open(path, "rb") as stream:
                 cursor.copy_expert(f"copy stg_agents ({columns}) from stdin", stream, size=1 << 20)
             cursor.execute(FLOOR_UPSERT, {"sync_date": day})
             cursor.execute(read_sql("020_snapshot_history.sql"), {"sync_date": day})
             connection.commit()
-    return time.perf_counter() - began
+            seconds[day] = time.perf_counter() - began
+            path.unlink()
+    return seconds
 
 
 def environment(raw: Path, output: Path, dsn: str) -> dict:
@@ -181,6 +202,30 @@ def backfill_and_noop(agents, count, server, work, with_noop) -> list[dict]:
     return results
 
 
+def growth(agents, count, server, work) -> dict:
+    """``count`` days of ``agents`` agents (details in arrays of 100) through RangeDaily: the database time
+    of the last day against the first and second, the pipeline's and the floor's."""
+    raw = work / "growth"
+    synth.main(["--agents", str(agents), "--days", str(count), "--start", START.isoformat(), "--out", str(raw),
+                "--seed", "1", "--details-per-file", "100"])
+    dsn = server.new_database("growth")
+    stop = START + datetime.timedelta(days=count)
+    seconds, peak, _ = run_luigi(["RangeDaily", "--of", "SnapshotHistory", "--start", START.isoformat(),
+                                  "--stop", stop.isoformat()], environment(raw, work / "growth-output", dsn))
+    shutil.rmtree(raw)
+    days = days_from(START, count)
+    pipeline, floor = database_seconds_by_day(dsn), floor_seconds_by_day(server, dsn, days, work)
+    first, second, last = days[0], days[1], days[-1]
+    print(f"\ndatabase seconds by day, {agents:,} agents ({count} days, RangeDaily {seconds:.0f} s):")
+    print(f"{'':<10}{'day 1':>8}{'day 2':>8}{f'day {count}':>8}{f'day {count} / day 1':>16}"
+          f"{f'day {count} / day 2':>16}")
+    for label, by_day in (("pipeline", pipeline), ("floor", floor)):
+        print(f"{label:<10}{by_day[first]:>8.2f}{by_day[second]:>8.2f}{by_day[last]:>8.2f}"
+              f"{by_day[last] / by_day[first]:>16.2f}{by_day[last] / by_day[second]:>16.2f}")
+    return {"scenario": f"growth {count} days x {agents:,} agents", "pipeline": seconds,
+            "floor": sum(floor.values()), "peak": peak, "tasks": task_seconds(dsn)}
+
+
 def print_table(results: list[dict]) -> None:
     print(f"\n{'scenario':<58}{'pipeline s':>11}{'floor s':>9}{'ratio':>7}{'peak MiB':>10}  task seconds")
     for r in results:
@@ -192,11 +237,13 @@ def print_table(results: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", default="large-files,large-pages,backfill,noop")
+    parser.add_argument("--scenarios", default="large-files,large-pages,backfill,noop,growth")
     parser.add_argument("--files-agents", type=int, default=100_000)
     parser.add_argument("--pages-agents", type=int, default=1_000_000)
     parser.add_argument("--backfill-agents", type=int, default=10_000)
     parser.add_argument("--backfill-days", type=int, default=30)
+    parser.add_argument("--growth-agents", type=int, default=100_000)
+    parser.add_argument("--growth-days", type=int, default=30)
     parser.add_argument("--dsn", default="", help="PostgreSQL server to use (default: an embedded one)")
     args = parser.parse_args()
     scenarios = set(args.scenarios.split(","))
@@ -210,6 +257,8 @@ def main() -> None:
             results.append(one_day("large-pages", args.pages_agents, 100, server, work))
         if scenarios & {"backfill", "noop"}:
             results += backfill_and_noop(args.backfill_agents, args.backfill_days, server, work, "noop" in scenarios)
+        if "growth" in scenarios:
+            results.append(growth(args.growth_agents, args.growth_days, server, work))
     finally:
         print_table(results)
         server.close()

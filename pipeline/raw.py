@@ -5,16 +5,13 @@ Layout of a day under the raw root::
     <raw root>/<YYYY-MM-DD>/agents/*.json          list pages: JSON arrays (who is active in this sync)
     <raw root>/<YYYY-MM-DD>/agent_details/*.json   detail responses: a JSON object or an array of them
 
-The output folder gets three kinds of line-delimited part files that Spark reads with a fixed schema:
-``valid-*.jsonl`` (the loaded fields of valid records, with where they came from and which keys they
-lack), ``list_ids-*.jsonl`` (every id that the list pages name, and whether that list record was valid)
-and ``rejects-*.jsonl`` (one row per invalid record, per record loaded with a warning, and per unreadable
-details file, with every reason).
+The output folder gets three kinds of Parquet part files (pipeline.handoff): the loaded fields of valid
+records, the ids the list pages name, and the rejects with every reason.
 """
 import atexit
 import contextlib
 import ctypes
-import json
+import gc
 import multiprocessing
 import os
 import re
@@ -27,10 +24,12 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 from pipeline.completeness import check_page_numbers
 from pipeline.errors import PipelineError
+from pipeline.handoff import PARTS, PartWriter, part_path
 from pipeline.strict_json import (
     UnreadableFile,
     duplicate_keys,
@@ -43,7 +42,7 @@ from pipeline.strict_json import (
     visible_file_text,
     visible_text,
 )
-from pipeline.tables import RECORD_PATHS
+from pipeline.tables import HANDOFF_ORDER, RECORD_GROUPS, RECORD_PATHS
 from pipeline.validation import DETAILS_SCHEMA, LIST_SCHEMA, check, readable_agent_id, unstorable_text
 
 LIST = "list"
@@ -99,55 +98,71 @@ def file_records(raw_file: RawFile, data: bytes) -> tuple[list, list]:
     return (document if isinstance(document, list) else [document]), duplicates
 
 
-def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 PARSE_ERROR_TEXT_LIMIT = 1 << 20  # characters of an unreadable file kept in raw_record
 
 
 def reject_row(raw_file: RawFile, index: int | None, error_type: str, reasons: list[str], raw_json: str,
-               agent_id) -> dict:
-    """One row of agent_pipeline_errors; ``raw_json`` is the record as JSON text (strict_json.json_text)."""
-    return {
-        "agent_id": agent_id,
-        "source_file": raw_file.source_file,
-        "record_index": index,
-        "error_type": error_type,
-        "error_message": visible_text("\n".join(reasons)),
-        "raw_record": raw_json,
-    }
+               agent_id) -> tuple:
+    """One row of agent_pipeline_errors (handoff.REJECT_COLUMNS); ``raw_json`` is the record as JSON text
+    (strict_json.json_text)."""
+    return (agent_id, raw_file.source_file, index, error_type, visible_text("\n".join(reasons)), raw_json)
 
 
-def loaded_fields(record: dict) -> dict:
-    """The fields of a valid record that the transform reads, one column each (the raw file keeps the
-    rest), and ``absent``: the columns whose key the record does not have (absent is not null)."""
-    row, absent = {}, []
-    for column, path in RECORD_PATHS.items():
-        value = record
-        for key in path:
-            if not isinstance(value, dict) or key not in value:
-                absent.append(column)
-                value = None
-                break
-            value = value[key]
-        row[column] = value
-    row["agent_id"] = readable_agent_id(record)  # 1.0 is a JSON Schema integer: written as 1 for Spark's bigint
-    row["absent"] = absent
-    return row
+def _group_getter(keys: tuple):
+    """A function of an object giving the values of ``keys`` as a tuple (KeyError if one is missing)."""
+    if len(keys) == 1:
+        return lambda holder: (holder[keys[0]],)
+    return itemgetter(*keys)
+
+
+LOADED_GROUPS = tuple((parent, _group_getter(tuple(RECORD_PATHS[column][-1] for column in columns)))
+                      for parent, columns in RECORD_GROUPS.items())
+AGENT_ID_AT = HANDOFF_ORDER.index("agent_id")
+
+
+def loaded_fields(record: dict) -> tuple[list, list]:
+    """The values of a valid record's loaded fields (in tables.HANDOFF_ORDER; the raw file keeps the rest) and
+    ``absent``: the columns whose key the record does not have (absent is not null). ``agent_id`` is
+    written as an int: 1.0 is a JSON Schema integer."""
+    values = []
+    try:
+        for parent, getter in LOADED_GROUPS:
+            holder = record
+            for key in parent:
+                holder = holder[key]
+            values.extend(getter(holder))
+        absent = []
+    except (KeyError, TypeError, IndexError):  # a key, or the object holding it, is missing: field by field
+        values, absent = _fields_one_by_one(record)
+    if type(values[AGENT_ID_AT]) is not int:
+        values[AGENT_ID_AT] = readable_agent_id(record)
+    return values, absent
+
+
+def _fields_one_by_one(record: dict) -> tuple[list, list]:
+    values, absent = [], []
+    for column in HANDOFF_ORDER:
+        try:
+            value = record
+            for key in RECORD_PATHS[column]:
+                value = value[key]
+        except (KeyError, TypeError, IndexError):
+            absent.append(column)
+            value = None
+        values.append(value)
+    return values, absent
 
 
 class _Outputs:
-    """The three line-delimited output files of a day."""
+    """The three part files of a chunk (handoff.PARTS)."""
 
-    def __init__(self, valid, list_ids, rejects):
-        self.valid, self.list_ids, self.rejects = valid, list_ids, rejects
-
-    def write(self, stream, row: dict) -> None:
-        stream.write(_dumps(row) + "\n")
+    def __init__(self, out_dir: Path, part: int, stack: ExitStack):
+        self.valid, self.list_ids, self.rejects = (
+            stack.enter_context(PartWriter(part_path(out_dir, name, part), columns)) for name, columns in PARTS.items())
 
 
 PARALLEL_FROM_FILES = 200  # fewer files are validated in-process: starting workers would cost more
+FILES_PER_CHUNK = 2000
 
 
 COUNTS = ("records_read", "records_valid", "records_invalid", "records_warned", "parse_errors", "list_records")
@@ -165,7 +180,8 @@ def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dic
         check_page_numbers(day_dir.name, day_dir / FOLDERS[LIST], [f.path.name for f in files if f.kind == LIST])
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = max(1, workers) if len(files) >= PARALLEL_FROM_FILES else 1
-    chunk_count = 1 if workers == 1 else workers * 8  # several chunks per worker: progress as they finish
+    # Several chunks per worker on a large day, for progress as they finish; few part files on a small one.
+    chunk_count = 1 if workers == 1 else max(workers, min(workers * 8, len(files) // FILES_PER_CHUNK))
     chunks = [(files[n::chunk_count], out_dir, n) for n in range(chunk_count)]
     counts = dict.fromkeys(COUNTS, 0)
     done = 0
@@ -226,12 +242,23 @@ def validate_files(files: list[RawFile], out_dir: Path, part: int) -> dict:
     """Validate ``files`` into the part files numbered ``part``; returns their counts."""
     counts = dict.fromkeys(COUNTS, 0)
     with ExitStack() as stack:
-        streams = [stack.enter_context(open(out_dir / f"{name}-{part:05d}.jsonl", "w", encoding="utf-8"))
-                   for name in ("valid", "list_ids", "rejects")]
-        outputs = _Outputs(*streams)
+        stack.enter_context(_fewer_collections())
+        outputs = _Outputs(out_dir, part, stack)
         for raw_file in files:
             _validate_file(raw_file, outputs, counts)
     return counts
+
+
+@contextlib.contextmanager
+def _fewer_collections(first_generation: int = 50_000):
+    """Python's cycle collector runs every 700 new objects by default, and each run walks the rows a part
+    file holds before its next row group: a quarter of the validation time. Parsed records hold no cycles."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(first_generation, thresholds[0]), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
@@ -251,42 +278,42 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
             reason, text = f"$: not a readable file: {error}", ""
         else:
             reason, text = f"$: not valid JSON: {error}", visible_file_text(data, PARSE_ERROR_TEXT_LIMIT)
-        outputs.write(outputs.rejects, reject_row(raw_file, None, PARSE_ERROR, [reason], json_text(text), None))
+        outputs.rejects.write(reject_row(raw_file, None, PARSE_ERROR, [reason], json_text(text), None))
         return
     schema = SCHEMAS[raw_file.kind]
+    unstorable_possible = may_hold_unstorable(data)  # rare: then each record's loaded text is looked at
     for index, record in enumerate(records):
         counts["records_read"] += 1
         counts["list_records"] += raw_file.kind == LIST
-        verdict, valid_line = check(record, schema, duplicate_keys(record, duplicates)), None
+        verdict = check(record, schema, duplicate_keys(record, duplicates))
         errors = verdict.errors
-        if errors:
+        if errors or unstorable_possible:
             errors = sorted(errors + unstorable_text(record))
-        else:
-            valid_line = _dumps({"kind": raw_file.kind, "file_seq": raw_file.seq, "pos": index,
-                                 **loaded_fields(record)})
-            if may_hold_unstorable(valid_line):  # rare: then look field by field
-                errors = unstorable_text(record)
         agent_ids = record_agent_ids(record, duplicates)
         if raw_file.kind == LIST:
             for agent_id in agent_ids:
-                outputs.write(outputs.list_ids, {"agent_id": agent_id, "valid": not errors})
+                outputs.list_ids.write((agent_id, not errors))
         agent_id = agent_ids[0] if len(agent_ids) == 1 else None
         if errors:  # rejected: the row names every reason, warnings included
             counts["records_invalid"] += 1
-            outputs.write(outputs.rejects, reject_row(raw_file, index, VALIDATION_ERROR,
-                                                      sorted(errors + verdict.warnings), json_text(record), agent_id))
+            outputs.rejects.write(reject_row(raw_file, index, VALIDATION_ERROR, sorted(errors + verdict.warnings),
+                                             json_text(record), agent_id))
             continue
         counts["records_valid"] += 1
-        outputs.valid.write(valid_line + "\n")
+        values, absent = loaded_fields(record)
+        outputs.valid.write((raw_file.kind, raw_file.seq, index, *values, absent))
         if verdict.warnings:  # loaded: only fields the pipeline does not load break the contract
             counts["records_warned"] += 1
-            outputs.write(outputs.rejects, reject_row(raw_file, index, VALIDATION_WARNING, verdict.warnings,
-                                                      json_text(record), agent_id))
+            outputs.rejects.write(reject_row(raw_file, index, VALIDATION_WARNING, verdict.warnings,
+                                             json_text(record), agent_id))
 
 
 def record_agent_ids(record, duplicates) -> list[int]:
     """The agent ids a record names: one, none, or (with a duplicated ``id`` key) every readable one,
     so that an invalid list record quarantines each agent it might be."""
+    if not duplicates:
+        agent_id = readable_agent_id(record)
+        return [] if agent_id is None else [agent_id]
     values = duplicated_values(record, "id", duplicates)
     candidates = [{"id": value} for value in values] if values else [record]
     return sorted({agent_id for agent_id in map(readable_agent_id, candidates) if agent_id is not None})

@@ -4,12 +4,14 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 
 from pipeline.errors import PipelineError
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
 
 _sessions = {}  # at most one: the process's session
+_starting = threading.Lock()  # held while the session starts
 
 
 class JavaMissingError(PipelineError):
@@ -38,21 +40,42 @@ def check_java() -> None:
 
 
 def get_spark(conf: dict):
-    """The process's SparkSession, started on first call with ``conf`` (``master`` plus any ``spark.*`` keys)."""
-    if "session" not in _sessions:
-        check_java()
-        from pyspark.sql import SparkSession
-
-        conf = dict(conf)
-        master = conf.pop("master", "local[*]")
-        log_level = conf.pop("log_level", "WARN")
-        if master.startswith("local") and "SPARK_LOCAL_IP" not in os.environ:
-            os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # local mode: bind to loopback, not the host's address
-        logger.info("Starting Spark session (master=%s)", master)
-        builder = SparkSession.builder.master(master).appName(conf.pop("app_name", "agents-pipeline"))
-        builder = builder.config("spark.sql.session.timeZone", "UTC")
-        for key, value in conf.items():
-            builder = builder.config(key, value)
-        _sessions["session"] = builder.getOrCreate()
-        _sessions["session"].sparkContext.setLogLevel(log_level)
+    """The process's SparkSession, started on first call with ``conf`` (``master`` plus any ``spark.*`` keys).
+    A start already under way (start_in_background) is waited for."""
+    with _starting:
+        if "session" not in _sessions:
+            _sessions["session"] = _new_session(conf)
     return _sessions["session"]
+
+
+def start_in_background(conf: dict) -> None:
+    """Start the session in a thread, so that the JVM starts while this process does other work (the day's
+    validation). A failure is left to the next get_spark, which raises it in the task that needs Spark."""
+    if "session" not in _sessions and not _starting.locked():
+        threading.Thread(target=_start_quietly, args=(conf,), name="spark-start", daemon=True).start()
+
+
+def _start_quietly(conf: dict) -> None:
+    try:
+        get_spark(conf)
+    except Exception as error:  # noqa: BLE001 (raised again where Spark is needed)
+        logger.debug("Spark did not start in the background: %s", error)
+
+
+def _new_session(conf: dict):
+    check_java()
+    from pyspark.sql import SparkSession
+
+    conf = dict(conf)
+    master = conf.pop("master", "local[*]")
+    log_level = conf.pop("log_level", "WARN")
+    if master.startswith("local") and "SPARK_LOCAL_IP" not in os.environ:
+        os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # local mode: bind to loopback, not the host's address
+    logger.info("Starting Spark session (master=%s)", master)
+    builder = SparkSession.builder.master(master).appName(conf.pop("app_name", "agents-pipeline"))
+    builder = builder.config("spark.sql.session.timeZone", "UTC")
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel(log_level)
+    return session

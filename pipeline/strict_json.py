@@ -16,6 +16,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 UTF8_BOM = b"\xef\xbb\xbf"
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a details page of 100 agents is about 200 KB
 UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
@@ -78,9 +80,42 @@ def _finite_float(text: str) -> float:
 
 
 def parse_json(data: bytes) -> tuple[object, list[DuplicateKey]]:
-    """The document, and the duplicate keys found in it. ValueError when it is not strict JSON."""
+    """The document, and the duplicate keys found in it. ValueError when it is not strict JSON.
+
+    orjson reads nearly every file; the standard library's parser, which reports duplicate keys and
+    keeps integers of any size exact, reads the rest (see ``_fast_document``): both give the same
+    document, and only the second gives the messages and duplicates of a file that is not strict JSON."""
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM):]
+    document = _fast_document(data)
+    if document is not _UNDECIDED:
+        return document, []
+    return _strict_document(data)
+
+
+_UNDECIDED = object()
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19  # an integer orjson would read as a float has 20 digits or more (19 to be safe)
+
+
+def _fast_document(data: bytes):
+    """The document by orjson, when it is certainly the strict parser's document and has no duplicate key;
+    otherwise _UNDECIDED. orjson refuses what the strict parser refuses (NaN, Infinity, an overflowing
+    number, invalid UTF-8, a lone surrogate), but reads an integer beyond 64 bits as a float and keeps the
+    last of two equal keys silently. A long digit run sends the text to the strict parser. A duplicate is
+    ruled out by counting colons: each key has one, in the text and in orjson's compact rewrite, and so has
+    each colon inside a string, unless the text writes it as ``\\u003a``. Equal counts mean no key was lost."""
+    if (_LONG_NUMBER in data.translate(_DIGITS_AS_ZERO)) or b"\\u003a" in data or b"\\u003A" in data:
+        return _UNDECIDED
+    try:
+        document = orjson.loads(data)
+        rewritten = orjson.dumps(document)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # the strict parser says what is wrong
+        return _UNDECIDED
+    return document if data.count(b":") == rewritten.count(b":") else _UNDECIDED
+
+
+def _strict_document(data: bytes) -> tuple[object, list[DuplicateKey]]:
     if not data.strip():
         raise ValueError("the file is empty" if not data else "the file holds only white space")
     duplicates = []
@@ -105,10 +140,14 @@ def parse_json(data: bytes) -> tuple[object, list[DuplicateKey]]:
     return document, duplicates
 
 
-def may_hold_unstorable(json_line: str) -> bool:
-    """Whether JSON text written with ``ensure_ascii=False`` may hold an unstorable character (the escape
-    of a NUL, or a lone surrogate): a cheap first look; a hit is checked field by field."""
-    return "\\u0000" in json_line or (not json_line.isascii() and _SURROGATE.search(json_line) is not None)
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def may_hold_unstorable(data: bytes) -> bool:
+    """Whether the strict JSON ``data`` may hold an unstorable character (a NUL, a lone surrogate): only the
+    escapes ``\\u0000`` and ``\\udXXX`` can write them in valid UTF-8. A cheap look at a whole file; a hit
+    is checked field by field."""
+    return _UNSTORABLE_ESCAPE.search(data) is not None
 
 
 def json_path(parts) -> str:

@@ -23,6 +23,12 @@ RECORD_FIELDS = {
 }
 # Each loaded field's path as keys: ("contact", "email").
 RECORD_PATHS = {column: tuple(path.split(".")) for column, (path, _) in RECORD_FIELDS.items()}
+# The loaded fields grouped by the object that holds them, {("contact",): ("email", …), (): ("agent_id", …)}:
+# ValidateRaw reads each group's keys at once, and hands the values over in this order (pipeline.handoff).
+RECORD_GROUPS = {}
+for _column, _path in RECORD_PATHS.items():
+    RECORD_GROUPS[_path[:-1]] = (*RECORD_GROUPS.get(_path[:-1], ()), _column)
+HANDOFF_ORDER = tuple(column for columns in RECORD_GROUPS.values() for column in columns)
 
 # The columns of stg_agents and agents that hold a record's value as it came (absent_fields names them).
 CARRIED_COLUMNS = tuple(column for column in RECORD_FIELDS if column not in ("agent_id", "source_deactivated"))

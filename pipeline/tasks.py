@@ -115,6 +115,9 @@ class ValidateRaw(FileDayTask):
         return RawAgentsDay(self.sync_date)
 
     def produce(self, input_dir, out_dir):
+        from pipeline.spark import start_in_background
+
+        start_in_background(self.settings.spark_conf)  # TransformAgents comes next: the JVM starts meanwhile
         return validate_day(input_dir, out_dir, progress=self._progress, workers=self.settings.validation_workers,
                             accept_incomplete=accepted_incomplete(self.sync_date))
 

@@ -2,9 +2,9 @@
 import json
 import re
 from dataclasses import dataclass
-from functools import cache, lru_cache, partial
+from functools import cache, partial
 
-import fastjsonschema
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
@@ -64,18 +64,31 @@ def validator_for(schema_name: str) -> Draft202012Validator:
     return Draft202012Validator(schema, registry=registry(), format_checker=_format_checker())
 
 
+class _FormatResults(dict):
+    """One format check's results by value, computed on first sight: a record repeats its timestamps, and
+    a day its e-mail domains' shapes. Emptied when it holds ``limit`` values, so that memory stays bounded."""
+
+    def __init__(self, conforms, limit: int = 1 << 16):
+        super().__init__()
+        self.conforms, self.limit = conforms, limit
+
+    def __missing__(self, value) -> bool:
+        if len(self) >= self.limit:
+            self.clear()
+        result = self[value] = self.conforms(value)
+        return result
+
+
 @cache
 def fast_check_for(schema_name: str):
-    """The same schema compiled to Python by fastjsonschema, with the same format checks: a fast
-    pass/fail decision. It raises ``JsonSchemaValueException`` on the first violation.
-
-    Format results are cached: a record repeats its timestamps, and a day its e-mail domains' shapes."""
+    """The same schema compiled by jsonschema-rs, with the same format checks: a fast pass/fail decision
+    (``is_valid``). The schema files are its registry, as they are jsonschema's."""
     validator_for(schema_name)  # the same checks of the schema itself
     checker = _format_checker()
-    formats = {name: lru_cache(maxsize=1 << 16)(partial(checker.conforms, format=name))
+    formats = {name: _FormatResults(partial(checker.conforms, format=name)).__getitem__
                for name in ("date-time", "email")}
-    return fastjsonschema.compile(schemas()[schema_name], handlers={"": schemas().__getitem__},
-                                  formats=formats, use_default=False)
+    return jsonschema_rs.validator_for(schemas()[schema_name], registry=jsonschema_rs.Registry(schemas().items()),
+                                       formats=formats, validate_formats=True).is_valid
 
 
 @dataclass(frozen=True)
@@ -91,19 +104,30 @@ def check(record, schema_name: str, duplicate_keys=()) -> Verdict:
     """Every violation of ``record`` as ``path: message`` lines, sorted into errors and warnings.
 
     ``duplicate_keys``: ``(path, reason)`` of each key that the record has twice (strict_json.duplicate_keys).
-    The compiled check decides; only a record it rejects is run through jsonschema, which names
-    every violation (and has the last word: a record it finds no fault with is valid)."""
+    The compiled check decides; only a record it rejects (or cannot take) is run through jsonschema, which
+    names every violation (and has the last word: a record it finds no fault with is valid)."""
     try:
-        try:
-            fast_check_for(schema_name)(record)
+        if _passes(fast_check_for(schema_name), record):
+            if not duplicate_keys:
+                return _VALID
             found = []
-        except fastjsonschema.JsonSchemaValueException:
+        else:
             found = [(violation_path(error), reason(error)) for error in validator_for(schema_name).iter_errors(record)]
     except RecursionError:
         found = [((), "$: nested too deeply to check")]
     found += duplicate_keys
     return Verdict(errors=sorted(text for path, text in found if touches_loaded_field(path)),
                    warnings=sorted(text for path, text in found if not touches_loaded_field(path)))
+
+
+_VALID = Verdict(errors=[], warnings=[])
+
+
+def _passes(is_valid, record) -> bool:
+    try:
+        return is_valid(record)
+    except (ValueError, OverflowError, RecursionError):  # e.g. nested deeper than the compiled check follows
+        return False
 
 
 LOADED_PATHS = tuple(RECORD_PATHS.values())

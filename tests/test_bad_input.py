@@ -12,6 +12,7 @@ from test_pipeline import run
 from conftest import FIXTURES, query
 from pipeline import SnapshotHistory, strict_json
 from pipeline.completeness import RefusedDay
+from pipeline.handoff import read_rows
 from pipeline.raw import RawInputError, validate_day
 
 DAY = datetime.date(2024, 1, 2)
@@ -118,8 +119,7 @@ def make(path, content):
 
 
 def lines(out_dir, name):
-    return [json.loads(line) for part in sorted(out_dir.glob(f"{name}-*.jsonl")) for line in part.read_text(
-        encoding="utf-8").splitlines()]
+    return read_rows(out_dir, name)
 
 
 @pytest.fixture

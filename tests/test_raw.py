@@ -5,11 +5,8 @@ import shutil
 import pytest
 
 from conftest import FIXTURES
+from pipeline.handoff import read_rows
 from pipeline.raw import RawInputError, day_files, natural_key, validate_day
-
-
-def lines(path):
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 @pytest.fixture
@@ -24,11 +21,11 @@ def test_a_fixture_day_is_all_valid(day, tmp_path):
     counts = validate_day(day, tmp_path / "out")
     assert counts == {"files_read": 7, "records_read": 10, "records_valid": 10, "records_invalid": 0,
                       "records_warned": 0, "parse_errors": 0, "list_records": 4}
-    valid = lines(tmp_path / "out" / "valid-00000.jsonl")
+    valid = read_rows(tmp_path / "out", "valid")
     assert [(r["kind"], r["file_seq"], r["pos"]) for r in valid][:2] == [("list", 0, 0), ("list", 0, 1)]
-    assert sorted(r["agent_id"] for r in lines(tmp_path / "out" / "list_ids-00000.jsonl")) == [
+    assert sorted(r["agent_id"] for r in read_rows(tmp_path / "out", "list_ids")) == [
         11200000001, 11200000002, 11200000003, 11200000005]
-    assert (tmp_path / "out" / "rejects-00000.jsonl").read_text() == ""
+    assert read_rows(tmp_path / "out", "rejects") == []
 
 
 def test_invalid_records_become_rejects_with_every_reason(day, tmp_path):
@@ -37,7 +34,7 @@ def test_invalid_records_become_rejects_with_every_reason(day, tmp_path):
     page[1]["contact"]["name"] = ""
     (day / "agents" / "1.json").write_text(json.dumps(page))
     validate_day(day, tmp_path / "out")
-    [reject] = lines(tmp_path / "out" / "rejects-00000.jsonl")
+    [reject] = read_rows(tmp_path / "out", "rejects")
     assert reject["agent_id"] == page[1]["id"]
     assert reject["source_file"] == "2024-01-02/agents/1.json"
     assert reject["record_index"] == 1
@@ -45,7 +42,7 @@ def test_invalid_records_become_rejects_with_every_reason(day, tmp_path):
     assert reject["error_message"].splitlines() == [
         '$.available: "yes" is not of type "null", "boolean"', '$.contact.name: "" should be non-empty']
     assert json.loads(reject["raw_record"]) == page[1]
-    ids = {r["agent_id"]: r["valid"] for r in lines(tmp_path / "out" / "list_ids-00000.jsonl")}
+    ids = {r["agent_id"]: r["valid"] for r in read_rows(tmp_path / "out", "list_ids")}
     assert ids[page[1]["id"]] is False  # still listed, but quarantined downstream
 
 
@@ -53,7 +50,7 @@ def test_a_details_file_that_is_not_json_is_a_parse_error(day, tmp_path):
     (day / "agent_details" / "11200000009.json").write_text('{"id": 11200000009, "contact": ')
     counts = validate_day(day, tmp_path / "out")
     assert counts["parse_errors"] == 1
-    [reject] = lines(tmp_path / "out" / "rejects-00000.jsonl")
+    [reject] = read_rows(tmp_path / "out", "rejects")
     assert reject["error_type"] == "PARSE_ERROR"
     assert reject["agent_id"] is None
     assert reject["source_file"] == "2024-01-02/agent_details/11200000009.json"
@@ -85,7 +82,7 @@ def test_a_details_array_holds_many_agents(day, tmp_path):
     (day / "agent_details" / "page-1.json").write_text(json.dumps(records))
     counts = validate_day(day, tmp_path / "out")
     assert counts["records_valid"] == 8
-    assert [r["pos"] for r in lines(tmp_path / "out" / "valid-00000.jsonl") if r["kind"] == "details"] == [0, 1, 2, 3]
+    assert [r["pos"] for r in read_rows(tmp_path / "out", "valid") if r["kind"] == "details"] == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize("folder", ["agents", "agent_details"])
@@ -110,12 +107,12 @@ def test_an_integral_float_id_is_valid_and_written_as_an_integer(day, tmp_path):
     page[0]["id"] = float(page[0]["id"])
     (day / "agents" / "1.json").write_text(json.dumps(page))
     assert validate_day(day, tmp_path / "out")["records_invalid"] == 0
-    first = (tmp_path / "out" / "valid-00000.jsonl").read_text().splitlines()[0]
-    assert f'"agent_id":{int(page[0]["id"])},' in first
+    first = read_rows(tmp_path / "out", "valid")[0]
+    assert first["agent_id"] == int(page[0]["id"]) and isinstance(first["agent_id"], int)
 
 
 def all_lines(out_dir, name):
-    return sorted(line for path in out_dir.glob(f"{name}-*.jsonl") for line in path.read_text().splitlines())
+    return sorted(map(repr, read_rows(out_dir, name)))
 
 
 def test_parallel_validation_writes_what_one_process_writes(tmp_path):
@@ -127,7 +124,7 @@ def test_parallel_validation_writes_what_one_process_writes(tmp_path):
     one = validate_day(day_dir, tmp_path / "one", workers=1)
     two = validate_day(day_dir, tmp_path / "two", workers=2)
     assert one == two and one["records_invalid"] == 6 and one["files_read"] == 304
-    assert len(list((tmp_path / "two").glob("valid-*.jsonl"))) == 16
+    assert len(list((tmp_path / "two").glob("valid-*.parquet"))) == 2  # 304 files: one chunk per worker
     for name in ("valid", "list_ids", "rejects"):
         assert all_lines(tmp_path / "one", name) == all_lines(tmp_path / "two", name)
 

@@ -1,14 +1,25 @@
 """Pure functions behind the hostile-input rules: strict JSON, visible text, page gaps, the guard, one-line errors."""
 import datetime
 import json
+import re
 
 import pytest
 
+from conftest import FIXTURES
 from pipeline.completeness import DayAgainstPrevious, RefusedDay, check_page_numbers, missing_page_numbers, refusal
 from pipeline.config import SettingError, share
 from pipeline.errors import one_line
 from pipeline.parameters import BadParameter, DayListParameter, SyncDateParameter
-from pipeline.strict_json import duplicate_keys, json_text, parse_json, visible_file_name, visible_text
+from pipeline.strict_json import (
+    _UNDECIDED,
+    _fast_document,
+    _strict_document,
+    duplicate_keys,
+    json_text,
+    parse_json,
+    visible_file_name,
+    visible_text,
+)
 from pipeline.validation import unstorable_text
 
 DAY = datetime.date(2024, 1, 2)
@@ -39,6 +50,39 @@ def test_duplicate_keys_are_found_with_every_value_and_their_path():
         (("id",), '$: duplicate key "id" (values 5, 99)')]
     assert duplicate_keys(document[1], duplicates) == []
     assert duplicate_keys(document[1], []) == []
+
+
+TRICKY = [
+    b'{"a": 1, "a": 2}', b'{"a" : 1, "a": 2}', b'{"a":1,"b":{"a":1,"a":1}}', b'[{"k\\":": 1, "k\\":": 2}]',
+    b'{"a\\u0022:": 1, "a\\":": 2}', b'{"s": "x\\":y", "t": 1}', b'{"id": 18446744073709551616}',
+    b'{"id": -9223372036854775809}', b'{"id": 9223372036854775807, "f": 1.0, "e": 1E5, "z": -0}',
+    b'{"n": "\\u0000", "u": "\\u00e9\\ud83d\\ude00"}', b'{"lone": "\\ud800"}', b'{"tab": "a\tb"}',
+    b'[' * 300 + b']' * 300, b'{"a": 1} {"b": 2}', b'"just text"', b'{"a":1,"a":1}',
+]
+
+
+@pytest.mark.parametrize("data", TRICKY)
+def test_the_fast_parser_gives_the_strict_parsers_document_or_defers_to_it(data):
+    try:
+        expected = _strict_document(data)
+    except ValueError as error:
+        expected = error
+    if isinstance(expected, ValueError):
+        with pytest.raises(ValueError, match=re.escape(str(expected))):
+            parse_json(data)
+    else:
+        assert parse_json(data) == expected
+        assert type(parse_json(data)[0]) is type(expected[0])
+    if not isinstance(expected, ValueError) and expected[1]:  # a duplicate key never takes the fast path
+        assert _fast_document(data) is _UNDECIDED and parse_json(data)[1] != []
+
+
+def test_the_fixture_files_take_the_fast_path_with_the_same_documents():
+    files = sorted(FIXTURES.glob("*/*/*.json"))
+    assert files
+    for path in files:
+        data = path.read_bytes()
+        assert _fast_document(data) == _strict_document(data)[0], path
 
 
 def test_unstorable_characters_are_spelled_out():

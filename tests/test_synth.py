@@ -2,6 +2,7 @@
 import json
 
 from bench.synth import main as synth
+from pipeline.handoff import read_rows
 from pipeline.raw import natural_key, validate_day
 
 
@@ -29,8 +30,7 @@ def test_days_churn_and_carry_every_kind_of_invalid_record(tmp_path):
     assert 900 < len(listed) < 970  # 5% deactivated, some reactivated, 10 new
     counts = validate_day(day2, tmp_path / "out")
     assert counts["records_invalid"] == 8  # one of each of the eight kinds
-    reasons = "\n".join(json.loads(line)["error_message"]
-                        for line in (tmp_path / "out" / "rejects-00000.jsonl").read_text().splitlines())
+    reasons = "\n".join(row["error_message"] for row in read_rows(tmp_path / "out", "rejects"))
     for reason in ('"id" is a required property', 'is not of type "integer"', "less than the minimum of 1",
                    '$.contact: "n/a" is not of type "object"', 'is not a "email"', "should be non-empty",
                    'is not of type "null", "boolean"', 'is not a "date-time"'):

@@ -7,10 +7,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from conftest import without
+from pipeline.handoff import LIST_ID_COLUMNS, VALID_COLUMNS, PartWriter, spark_schema
 from pipeline.raw import loaded_fields
 from pipeline.transform import (
-    LIST_IDS,
-    VALIDATED,
     copy_text_field,
     filter_quarantined,
     rfc3339_timestamp,
@@ -37,21 +36,25 @@ def record(agent_id, updated_at="2024-01-01T00:00:00Z", deactivated=False, email
 
 def validated(spark, *rows):
     """rows: (kind, file_seq, pos, record), each written as ValidateRaw writes a valid record"""
-    return spark.createDataFrame([{"kind": k, "file_seq": f, "pos": p, **loaded_fields(r)} for k, f, p, r in rows],
-                                 VALIDATED)
+    return spark.createDataFrame([(k, f, p, *loaded_fields(r)[0], loaded_fields(r)[1]) for k, f, p, r in rows],
+                                 spark_schema(VALID_COLUMNS))
 
 
 def list_ids(spark, *rows):
-    return spark.createDataFrame(list(rows), LIST_IDS)
+    return spark.createDataFrame(list(rows), spark_schema(LIST_ID_COLUMNS))
 
 
-def test_validated_rows_keep_nulls_and_name_absent_keys(spark):
-    df = validated(spark, ("list", 0, 0, record(1, job_title=None)),
-                   ("details", 0, 0, without(record(2, updated_at=None), "focus_mode", "contact.language")))
+def test_validated_rows_keep_nulls_and_name_absent_keys_through_the_parquet_hand_off(spark, tmp_path):
+    with PartWriter(tmp_path / "valid-00000.parquet", VALID_COLUMNS, batch_rows=1) as writer:
+        for kind, record_ in (("list", record(1, job_title=None)),
+                              ("details", without(record(2, updated_at=None), "focus_mode", "contact.language"))):
+            values, absent = loaded_fields(record_)
+            writer.write((kind, 0, 0, *values, absent))
+    df = spark.read.schema(spark_schema(VALID_COLUMNS)).parquet(str(tmp_path / "valid-*.parquet"))
     rows = {r.agent_id: r for r in df.collect()}
     assert rows[1].email == "a@example.com" and rows[1].job_title is None and rows[1].absent == []
     assert rows[2].updated_at is None and rows[2].focus_mode is None
-    assert rows[2].absent == ["language", "focus_mode"]
+    assert rows[2].absent == ["focus_mode", "language"]
     assert rows[1].source_deactivated is False
 
 
@@ -189,7 +192,7 @@ def test_a_field_the_winning_record_lacks_comes_from_the_next_record_that_carrie
 ])
 def test_copy_text_field_escapes_for_postgres(spark, value, expected):
     df = spark.createDataFrame([(value,)], "v string")
-    assert df.select(copy_text_field(F.col("v"), T.StringType()).alias("out")).first().out == expected
+    assert df.select(copy_text_field("v", T.StringType()).alias("out")).first().out == expected
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -198,9 +201,29 @@ def test_copy_text_field_escapes_for_postgres(spark, value, expected):
 ])
 def test_copy_text_field_writes_an_array_literal(spark, value, expected):
     df = spark.createDataFrame([(value,)], "v array<string>")
-    assert df.select(copy_text_field(F.col("v"), T.ArrayType(T.StringType())).alias("out")).first().out == expected
+    assert df.select(copy_text_field("v", T.ArrayType(T.StringType())).alias("out")).first().out == expected
 
 
 def test_to_copy_text_joins_columns_with_tabs(spark):
     df = spark.createDataFrame([Row(a=1, b=None, c=True, d=DAY)], "a long, b string, c boolean, d date")
     assert df.transform(to_copy_text, ["a", "b", "c", "d"]).first().value == "1\t\\N\ttrue\t2024-01-02"
+
+
+def test_a_day_is_one_spark_job_that_writes_both_outputs_and_counts(spark, tmp_path):
+    from conftest import FIXTURES
+    from pipeline.raw import validate_day
+    from pipeline.transform import transform_day
+
+    validate_day(FIXTURES / "2024-01-02", tmp_path / "validated")
+    (tmp_path / "out").mkdir()
+    spark.sparkContext.setJobGroup("one-day", "transform_day")
+    try:
+        counts = transform_day(spark, tmp_path / "validated", tmp_path / "out", DAY)
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup("one-day")) == 1
+    assert counts == {"agents_staged": 6, "duplicates_resolved": 0}
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["agents", "errors"]
+    lines = [line for part in (tmp_path / "out" / "agents").glob("part-*") for line in part.read_text().splitlines()]
+    assert len(lines) == 6 and all(line.count("\t") == 19 for line in lines)
+    assert [p for p in (tmp_path / "out" / "errors").glob("part-*") if p.read_text()] == []
