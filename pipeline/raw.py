@@ -23,9 +23,9 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
-from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from pipeline.completeness import check_page_numbers
 from pipeline.errors import PipelineError
@@ -59,10 +59,9 @@ class RawInputError(PipelineError):
     """The day's raw input cannot be loaded safely; the message names the file."""
 
 
-@dataclass(frozen=True)
-class RawFile:
+class RawFile(NamedTuple):  # a day may have a file per agent: a tuple is cheap to make and to send to a worker
     kind: str  # LIST or DETAILS
-    path: Path
+    path: str
     source_file: str  # path relative to the raw root, as stored in agent_pipeline_errors
     seq: int  # position of the file in natural name order within its folder: "later file name" wins ties
 
@@ -79,9 +78,9 @@ def day_files(day_dir: Path) -> list[RawFile]:
         folder_path = day_dir / folder
         if not folder_path.is_dir():
             raise RawInputError(f"{folder_path}: folder missing; a sync day needs agents/ and agent_details/")
-        names = sorted((p.name for p in folder_path.glob("*.json")), key=natural_key)
-        files += [RawFile(kind, folder_path / name, visible_file_name(f"{day_dir.name}/{folder}/{name}"), seq)
-                  for seq, name in enumerate(names)]
+        names = sorted((name for name in os.listdir(folder_path) if name.endswith(".json")), key=natural_key)
+        files += [RawFile(kind, os.path.join(folder_path, name), visible_file_name(f"{day_dir.name}/{folder}/{name}"),
+                          seq) for seq, name in enumerate(names)]
     if not any(f.kind == LIST for f in files):
         raise RawInputError(
             f"{day_dir / FOLDERS[LIST]}: no list pages (*.json); without them every agent would look deactivated")
@@ -177,7 +176,8 @@ def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dic
     by one of ``workers`` processes. Streams: a worker holds one raw file in memory at a time."""
     files = day_files(day_dir)
     if not accept_incomplete:
-        check_page_numbers(day_dir.name, day_dir / FOLDERS[LIST], [f.path.name for f in files if f.kind == LIST])
+        list_pages = [os.path.basename(f.path) for f in files if f.kind == LIST]
+        check_page_numbers(day_dir.name, day_dir / FOLDERS[LIST], list_pages)
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = max(1, workers) if len(files) >= PARALLEL_FROM_FILES else 1
     # Several chunks per worker on a large day, for progress as they finish; few part files on a small one.

@@ -31,7 +31,7 @@ class UnreadableFile(Exception):
     """A file that cannot be read as bytes: a folder, a broken link, too large, no permission."""
 
 
-def read_bytes(path: Path, limit: int | None = None) -> bytes:
+def read_bytes(path: str | Path, limit: int | None = None) -> bytes:
     """The file's bytes; UnreadableFile says in words why there are none. One open and one fstat: a
     day has one file per agent. Non-blocking, so that a named pipe is refused instead of waited on."""
     limit = MAX_FILE_BYTES if limit is None else limit
@@ -40,7 +40,7 @@ def read_bytes(path: Path, limit: int | None = None) -> bytes:
     except IsADirectoryError:
         raise UnreadableFile("a folder, not a file") from None
     except FileNotFoundError:
-        raise UnreadableFile("a broken symbolic link" if path.is_symlink() else "no such file") from None
+        raise UnreadableFile("a broken symbolic link" if os.path.islink(path) else "no such file") from None
     except OSError as error:
         raise UnreadableFile(f"cannot be read: {error.strerror or error}") from None
     try:
@@ -51,8 +51,13 @@ def read_bytes(path: Path, limit: int | None = None) -> bytes:
             raise UnreadableFile("not a regular file")
         if status.st_size > limit:
             raise UnreadableFile(f"{status.st_size:,} bytes, more than the limit of {limit:,} bytes for one file")
-        with open(descriptor, "rb", closefd=False) as stream:
-            return stream.read()
+        parts, size = [], 0
+        while chunk := os.read(descriptor, max(status.st_size + 1 - size, 1 << 16)):  # to the end, as it is now
+            parts.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise UnreadableFile(f"more than the limit of {limit:,} bytes for one file (it grew while read)")
+        return b"".join(parts)
     except OSError as error:
         raise UnreadableFile(f"cannot be read: {error.strerror or error}") from None
     finally:
@@ -220,6 +225,8 @@ def visible_json(text: str) -> str:
 
 def visible_file_name(name: str) -> str:
     """A file name as text: bytes that are not UTF-8 as ``\\xff``, NUL-free by construction."""
+    if name.isascii():  # nearly every name: nothing to spell out
+        return name
     return visible_text(os.fsencode(name).decode("utf-8", errors="backslashreplace"))
 
 
