@@ -99,15 +99,20 @@ def run_sql_file(cursor, file_name: str, params: dict) -> list[dict]:
 
 
 def ensure_schema(dsn: str) -> None:
-    """Apply the ``NNN_create_*.sql`` files (all idempotent) once per process and server."""
-    if dsn in _schema_applied:
-        return
+    """Apply the schema (:func:`apply_schema`) once per process and server."""
+    if dsn not in _schema_applied:
+        apply_schema(dsn)
+        _schema_applied.add(dsn)
+
+
+def apply_schema(dsn: str) -> None:
+    """Apply the ``NNN_create_*.sql`` files (all idempotent), in one transaction, one process at a time. They also
+    migrate databases created by earlier versions (sql/002 and sql/004: partitioning by sync date)."""
     with closing(connect(dsn)) as connection, connection.cursor() as cursor:
         cursor.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
         for name in schema_migration_files():
             cursor.execute(read_sql(name))
         connection.commit()
-    _schema_applied.add(dsn)
 
 
 def existing_markers(dsn: str, update_ids) -> set:

@@ -15,6 +15,7 @@ from conftest import FIXTURES, REPO, cli, cli_env, query
 from pipeline import Reprocess, SnapshotHistory, StatusReport
 from pipeline.database import ensure_schema
 from pipeline.metrics import RUN_ID, format_summary
+from pipeline.partitions import create_day_partition
 from pipeline.report import reason_group, render_report
 
 DAY3 = datetime.date(2024, 1, 3)
@@ -37,6 +38,8 @@ def test_status_periods_follow_dbt_snapshot_conventions(database):
     d = [datetime.date(2024, 3, n) for n in range(1, 6)]
     rows = [(1, d[0], True), (1, d[1], False), (1, d[2], False), (1, d[4], True),  # d[3] not recorded
             (2, d[0], True), (2, d[1], True)]
+    for day in {day for _, day, _ in rows}:
+        create_day_partition(database, "agent_status_history", day)
     with closing(psycopg2.connect(database)) as connection, connection.cursor() as cursor:
         cursor.executemany("insert into agent_status_history values (%s, %s, %s)", rows)
         connection.commit()
