@@ -119,11 +119,15 @@ def existing_markers(dsn: str, update_ids) -> set:
     """Which of ``update_ids`` have a marker, in one query (none while the schema does not exist yet)."""
     with closing(connect(dsn)) as connection, connection.cursor() as cursor:
         try:
-            cursor.execute(f"select update_id from {MarkerTarget.marker_table} where update_id = any(%s)",
-                           (list(update_ids),))
+            return present_markers(cursor, update_ids)
         except psycopg2.errors.UndefinedTable:
             return set()
-        return {row[0] for row in cursor.fetchall()}
+
+
+def present_markers(cursor, update_ids) -> set:
+    """Which of ``update_ids`` have a marker, read with ``cursor`` (inside its transaction)."""
+    cursor.execute(f"select update_id from {MarkerTarget.marker_table} where update_id = any(%s)", (list(update_ids),))
+    return {row[0] for row in cursor.fetchall()}
 
 
 class MarkerTarget(PostgresTarget):

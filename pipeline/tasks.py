@@ -24,7 +24,7 @@ from pipeline.errors import PipelineError
 from pipeline.locks import day_file_lock, lock_day_in_database, remove_leftover_temporary_folders, write_day_target
 from pipeline.metrics import COUNT_LABELS, now, record_task_run
 from pipeline.parameters import SyncDateParameter
-from pipeline.partitions import create_day_partition
+from pipeline.partitions import create_day_partition, drop_expired_staging
 from pipeline.raw import validate_day
 from pipeline.tables import ERROR_COLUMNS, STAGING_COLUMNS
 
@@ -253,13 +253,20 @@ class UpsertAgents(DatabaseDayTask):
 
 
 class SnapshotHistory(DatabaseDayTask):
-    """Records the day's status of every staged agent in ``agent_status_history``."""
+    """Records the day's status of every staged agent in ``agent_status_history``; then, the day done, drops
+    the staging of done days older than ``staging_retention_days`` (pipeline.partitions)."""
 
     table = "agent_status_history"
     day_partitioned = True
 
     def requires(self):
         return UpsertAgents(self.sync_date)
+
+    def run(self):
+        super().run()
+        drop_expired_staging(self.output().dsn, self.settings.staging_retention_days,
+                             staged_marker=lambda day: LoadStaging(sync_date=day).task_id,
+                             done_marker=lambda day: SnapshotHistory(sync_date=day).task_id)
 
     def write(self, cursor):
         self.report("writing the day's history rows", 10)

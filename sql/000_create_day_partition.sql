@@ -1,6 +1,7 @@
 -- Tables partitioned by range (sync_date), one partition per sync date, named <table>_pYYYYMMDD
 -- (stg_agents_p20240102, agent_status_history_p20240102). A day's partition is created before the day's
--- transaction (create_day_partition) and emptied inside it (truncate_day_partition): pipeline/partitions.py.
+-- transaction (create_day_partition), emptied inside it (truncate_day_partition) and, for staging
+-- only, dropped once the day is done and old (drop_day_partitions, pipeline/partitions.py).
 
 -- day_partition_name(parent, day): the schema-qualified, quoted name of the partition of ``parent`` that
 -- holds ``day``, whether or not it exists.
@@ -46,6 +47,27 @@ language plpgsql
 as $$
 begin
     execute format('truncate %s', day_partition_name(parent, day));
+end
+$$;
+
+-- drop_day_partitions(parent, days): drop the partitions of ``parent`` that hold ``days`` (those that exist);
+-- returns the names of the partitions dropped. DROP takes ACCESS EXCLUSIVE on the parent: run it in a short
+-- transaction with a lock_timeout.
+create or replace function drop_day_partitions(parent regclass, days date[])
+returns setof text
+language plpgsql
+as $$
+declare
+    day_partition regclass;
+begin
+    for day_partition in
+        select to_regclass(day_partition_name(parent, day)) from unnest(days) as day order by day
+    loop
+        if day_partition is not null then
+            return next day_partition::text;  -- as the search path shows it: stg_agents_p20240102
+            execute format('drop table %s', day_partition);
+        end if;
+    end loop;
 end
 $$;
 

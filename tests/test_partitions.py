@@ -1,6 +1,7 @@
-"""One partition per sync date: creating and replacing a day, the locks that takes, and the migration of
-databases created before partitioning. On real PostgreSQL, mostly at the SQL level."""
+"""One partition per sync date: creating and replacing a day, the locks that takes, staging retention and the
+migration of databases created before partitioning. On real PostgreSQL, mostly at the SQL level."""
 import datetime
+import logging
 from contextlib import closing
 
 import psycopg2
@@ -11,7 +12,8 @@ from test_pipeline import DAY1, DAY2, history, run_days
 from conftest import REPO, create_database, drop_database, query
 from pipeline import LoadStaging, SnapshotHistory
 from pipeline.database import apply_schema, ensure_schema, run_sql_file
-from pipeline.partitions import create_day_partition
+from pipeline.partitions import create_day_partition, drop_expired_staging, expired_staging_days
+from pipeline.report import gather_report
 from pipeline.resources import read_sql
 
 D = [datetime.date(2024, 3, n) for n in range(1, 8)]  # D[0] … D[6]
@@ -129,6 +131,70 @@ def test_a_day_is_replaced_in_its_partition_without_waiting_for_later_days(schem
     assert ("agent_status_history_p20240302", "AccessExclusiveLock") in locks
     assert query(schema, "select agent_id, is_active from agent_status_history where sync_date = %s", (D[1],)) == [
         (1, False)]
+
+
+@pytest.mark.parametrize("retention, expired", [
+    (0, []),
+    (1, [D[0], D[1], D[3]]),  # D[2] not done
+    (3, [D[0], D[1]]),
+    (4, [D[0]]),
+    (5, []),
+    (10 ** 9, []),
+])
+def test_expired_staging_days(retention, expired):
+    staged = set(D[:5])  # D[5]: a partition left empty by an interrupted run, D[6] not staged
+    done = {D[0], D[1], D[3], D[4]}
+    assert expired_staging_days(D[:6], staged, done, retention) == expired
+
+
+def markers(day_task):
+    return lambda day: day_task(sync_date=day).task_id
+
+
+RETAIN = {"staged_marker": markers(LoadStaging), "done_marker": markers(SnapshotHistory)}
+
+
+def test_retention_drops_the_staging_of_done_days_only_and_keeps_history(schema, caplog):
+    statuses = {day: {1: True, 2: n != 2} for n, day in enumerate(D[:5])}  # 2 inactive on D[2], back on D[3]
+    load_days(schema, {day: agents for day, agents in statuses.items() if day != D[1]})
+    load_days(schema, {D[1]: statuses[D[1]]}, markers=("LoadStaging",))  # a late day, its history not yet done
+    for table in PARTITIONED:
+        create_day_partition(schema, table, D[6])  # left empty by a run that stopped: not staged, not newest
+    execute(schema, "insert into agents (agent_id, name, email, deactivated, status, sync_day, source, ingested_at,"
+                    " sync_date) values (2, 'latest 2', '2@agents.example', false, 'active', '', 'api', now(), %s)",
+            (D[4],))
+    history_before = query(schema, "select * from agent_status_history order by 1, 2")
+
+    assert drop_expired_staging(schema, 0, **RETAIN) == []  # 0 keeps all staging
+    with caplog.at_level(logging.INFO, logger="luigi-interface.pipeline"):
+        dropped = drop_expired_staging(schema, 2, **RETAIN)  # keeps sync dates after D[4] - 2 days
+    assert dropped == ["stg_agents_p20240301", "stg_agents_p20240303"]
+    assert "dropped stg_agents_p20240301, stg_agents_p20240303" in caplog.text
+    assert partitions(schema, "stg_agents") == ["stg_agents_p20240302", "stg_agents_p20240304",
+                                                "stg_agents_p20240305", "stg_agents_p20240307"]
+    assert query(schema, "select * from agent_status_history order by 1, 2") == history_before
+    assert drop_expired_staging(schema, 2, **RETAIN) == []
+
+    # the report of a day whose staging is gone names the agent from agents
+    with closing(psycopg2.connect(schema)) as connection, connection.cursor() as cursor:
+        assert gather_report(cursor, D[2])["deactivated"] == [
+            {"agent_id": 2, "is_active": False, "name": "latest 2", "email": "2@agents.example"}]
+        assert gather_report(cursor, D[3])["reactivated"] == [
+            {"agent_id": 2, "is_active": True, "name": "staged 2", "email": "2@staged.example"}]
+
+
+def test_retention_leaves_busy_days_and_a_busy_table_for_the_next_day(schema, caplog):
+    load_days(schema, {day: {1: True} for day in D[:3]})
+    caplog.set_level(logging.INFO, logger="luigi-interface.pipeline")
+    with closing(psycopg2.connect(schema)) as other, other.cursor() as cursor:
+        cursor.execute("lock table stg_agents in access share mode")  # a long read of staging
+        assert drop_expired_staging(schema, 1, **RETAIN, lock_timeout="50ms") == []
+        assert "stg_agents stayed busy for 50ms; its expired partitions are left for the next day" in caplog.text
+        other.rollback()
+        cursor.execute("select pg_advisory_xact_lock(%s, %s)", (0x41474E54, D[0].toordinal()))  # a run of D[0]
+        assert drop_expired_staging(schema, 1, **RETAIN) == ["stg_agents_p20240302"]
+        assert "2024-03-01 left for the next day (another run holds them)" in caplog.text
+    assert drop_expired_staging(schema, 1, **RETAIN) == ["stg_agents_p20240301"]
 
 
 OLD_SCHEMA = """
