@@ -10,10 +10,11 @@ from pipeline.errors import PipelineError
 from pipeline.parameters import DayListParameter
 
 DEFAULTS = {"raw_root": "data/raw", "output_root": "output", "dsn": "", "validation_workers": "0",
-            "max_deactivation_share": "0.2"}
+            "max_deactivation_share": "0.2", "staging_retention_days": "30"}
 ENVIRONMENT = {"raw_root": "PIPELINE_RAW_ROOT", "output_root": "PIPELINE_OUTPUT_ROOT", "dsn": "PIPELINE_PG_DSN",
                "validation_workers": "PIPELINE_VALIDATION_WORKERS",
-               "max_deactivation_share": "PIPELINE_MAX_DEACTIVATION_SHARE"}
+               "max_deactivation_share": "PIPELINE_MAX_DEACTIVATION_SHARE",
+               "staging_retention_days": "PIPELINE_STAGING_RETENTION_DAYS"}
 
 
 class SettingError(PipelineError):
@@ -28,6 +29,7 @@ class Settings:
     spark_conf: dict
     validation_workers: int = 1  # processes that validate a day's files
     max_deactivation_share: float = 0.2  # of the agents active on the day before; 1: no limit
+    staging_retention_days: int = 30  # stg_agents keeps the days after the newest staged one minus this; 0: all
 
     def raw_day(self, sync_date) -> Path:
         return self.raw_root / sync_date.isoformat()
@@ -52,6 +54,7 @@ def load_settings(config=None, environ: Mapping[str, str] | None = None) -> Sett
         spark_conf=spark_conf,
         validation_workers=int(value("validation_workers")) or os.cpu_count() or 1,
         max_deactivation_share=share(value("max_deactivation_share")),
+        staging_retention_days=retention_days(value("staging_retention_days")),
     )
 
 
@@ -64,6 +67,18 @@ def share(text: str) -> float:
     if not 0 <= number <= 1:
         raise SettingError(f"max_deactivation_share ({ENVIRONMENT['max_deactivation_share']}) must be a number"
                            f" from 0 to 1 (1 turns this check off), not {text!r}")
+    return number
+
+
+def retention_days(text: str) -> int:
+    """``staging_retention_days``: a whole number of days, 0 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise SettingError(f"staging_retention_days ({ENVIRONMENT['staging_retention_days']}) must be a whole number"
+                           f" of days, 0 or more (0 keeps all staging), not {text!r}")
     return number
 
 

@@ -99,26 +99,35 @@ def run_sql_file(cursor, file_name: str, params: dict) -> list[dict]:
 
 
 def ensure_schema(dsn: str) -> None:
-    """Apply the ``NNN_create_*.sql`` files (all idempotent) once per process and server."""
-    if dsn in _schema_applied:
-        return
+    """Apply the schema (:func:`apply_schema`) once per process and server."""
+    if dsn not in _schema_applied:
+        apply_schema(dsn)
+        _schema_applied.add(dsn)
+
+
+def apply_schema(dsn: str) -> None:
+    """Apply the ``NNN_create_*.sql`` files (all idempotent), in one transaction, one process at a time. They also
+    migrate databases created by earlier versions (sql/002 and sql/004: partitioning by sync date)."""
     with closing(connect(dsn)) as connection, connection.cursor() as cursor:
         cursor.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
         for name in schema_migration_files():
             cursor.execute(read_sql(name))
         connection.commit()
-    _schema_applied.add(dsn)
 
 
 def existing_markers(dsn: str, update_ids) -> set:
     """Which of ``update_ids`` have a marker, in one query (none while the schema does not exist yet)."""
     with closing(connect(dsn)) as connection, connection.cursor() as cursor:
         try:
-            cursor.execute(f"select update_id from {MarkerTarget.marker_table} where update_id = any(%s)",
-                           (list(update_ids),))
+            return present_markers(cursor, update_ids)
         except psycopg2.errors.UndefinedTable:
             return set()
-        return {row[0] for row in cursor.fetchall()}
+
+
+def present_markers(cursor, update_ids) -> set:
+    """Which of ``update_ids`` have a marker, read with ``cursor`` (inside its transaction)."""
+    cursor.execute(f"select update_id from {MarkerTarget.marker_table} where update_id = any(%s)", (list(update_ids),))
+    return {row[0] for row in cursor.fetchall()}
 
 
 class MarkerTarget(PostgresTarget):

@@ -36,11 +36,15 @@ def day_file_lock(output_root: Path, sync_date, holder: str):
 
 def lock_day_in_database(cursor, sync_date, holder: str) -> None:
     """Take the day's advisory lock for the rest of the transaction (waiting while another run has it)."""
-    key = (ADVISORY_NAMESPACE, sync_date.toordinal())
-    cursor.execute("select pg_try_advisory_xact_lock(%s, %s)", key)
-    if not cursor.fetchone()[0]:
+    if not try_lock_day_in_database(cursor, sync_date):
         logger.info("%s: waiting for another run that is loading %s into the database", holder, sync_date)
-        cursor.execute("select pg_advisory_xact_lock(%s, %s)", key)
+        cursor.execute("select pg_advisory_xact_lock(%s, %s)", (ADVISORY_NAMESPACE, sync_date.toordinal()))
+
+
+def try_lock_day_in_database(cursor, sync_date) -> bool:
+    """Take the day's advisory lock for the rest of the transaction if no other run has it; returns whether it did."""
+    cursor.execute("select pg_try_advisory_xact_lock(%s, %s)", (ADVISORY_NAMESPACE, sync_date.toordinal()))
+    return cursor.fetchone()[0]
 
 
 def remove_leftover_temporary_folders(target: Path) -> list[Path]:

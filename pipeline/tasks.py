@@ -24,6 +24,7 @@ from pipeline.errors import PipelineError
 from pipeline.locks import day_file_lock, lock_day_in_database, remove_leftover_temporary_folders, write_day_target
 from pipeline.metrics import COUNT_LABELS, now, record_task_run
 from pipeline.parameters import SyncDateParameter
+from pipeline.partitions import create_day_partition, drop_expired_staging
 from pipeline.raw import validate_day
 from pipeline.tables import ERROR_COLUMNS, STAGING_COLUMNS
 
@@ -149,6 +150,7 @@ class DatabaseDayTask(DayTask):
     """A day task whose work is one database transaction, ending with luigi's marker in ``table_updates``."""
 
     table = None  # the table this task writes, recorded with the marker
+    day_partitioned = False  # whether ``table`` has a partition per sync date (pipeline.partitions)
 
     def output(self):
         return MarkerTarget(database_dsn(self.settings), self.table, self.task_id)
@@ -166,6 +168,9 @@ class DatabaseDayTask(DayTask):
         started_at = now()
         marker = self.output()
         ensure_schema(marker.dsn)
+        if self.day_partitioned:  # before, and outside, the day's transaction: see pipeline.partitions
+            with reported_outage(marker.dsn, str(self)):
+                create_day_partition(marker.dsn, self.table, self.sync_date)
         with reported_outage(marker.dsn, str(self)), closing(marker.connect()) as connection:
             with connection.cursor() as cursor:
                 lock_day_in_database(cursor, self.sync_date, str(self))
@@ -186,6 +191,10 @@ class DatabaseDayTask(DayTask):
         rows = run_sql_file(cursor, file_name, {"sync_date": self.sync_date, **params})
         return rows[0] if rows else {}
 
+    def empty_day_partition(self, cursor) -> None:
+        """Empty the day's partition of ``table`` (it locks that partition only), to write the day again."""
+        self.execute_sql_file(cursor, "009_empty_day_partition.sql", table=self.table)
+
 
 def copy_files(cursor, table: str, columns, folder: Path) -> int:
     """COPY every Spark part file of ``folder`` into ``table``; returns the rows copied."""
@@ -203,13 +212,14 @@ class LoadStaging(DatabaseDayTask):
     incomplete against the latest earlier loaded day (pipeline.completeness): then nothing is written."""
 
     table = "stg_agents"
+    day_partitioned = True
 
     def requires(self):
         return {"transformed": TransformAgents(self.sync_date), "validated": ValidateRaw(self.sync_date)}
 
     def write(self, cursor):
         transformed = Path(self.input()["transformed"].path)
-        self.execute_sql_file(cursor, "009_delete_staged_day.sql")
+        self.empty_day_partition(cursor)
         self.execute_sql_file(cursor, "009_delete_day_errors.sql")
         self.report("COPY staging rows", 10)
         staged = copy_files(cursor, "stg_agents", STAGING_COLUMNS, transformed / "agents")
@@ -246,15 +256,24 @@ class UpsertAgents(DatabaseDayTask):
 
 
 class SnapshotHistory(DatabaseDayTask):
-    """Records the day's status of every staged agent in ``agent_status_history``."""
+    """Records the day's status of every staged agent in ``agent_status_history``; then, the day done, drops
+    the staging of done days older than ``staging_retention_days`` (pipeline.partitions)."""
 
     table = "agent_status_history"
+    day_partitioned = True
 
     def requires(self):
         return UpsertAgents(self.sync_date)
 
+    def run(self):
+        super().run()
+        drop_expired_staging(self.output().dsn, self.settings.staging_retention_days,
+                             staged_marker=lambda day: LoadStaging(sync_date=day).task_id,
+                             done_marker=lambda day: SnapshotHistory(sync_date=day).task_id)
+
     def write(self, cursor):
         self.report("writing the day's history rows", 10)
+        self.empty_day_partition(cursor)
         counts = self.execute_sql_file(cursor, "020_snapshot_history.sql")
         return counts | self.execute_sql_file(cursor, "021_day_status_counts.sql")
 

@@ -1,6 +1,12 @@
 -- stg_agents: one row per agent per sync date, as resolved by the day's transform.
--- LoadStaging replaces a whole sync date at a time. absent_fields names the columns that no record of
--- the agent carried that day (the key was missing, not null): their null here means "not said".
+-- Partitioned by sync date, one partition per day (sql/000_create_day_partition.sql): LoadStaging replaces
+-- a day by truncating its partition, and staging retention drops old days' partitions. absent_fields names
+-- the columns that no record of the agent carried that day (the key was missing, not null): their null here
+-- means "not said".
+
+-- databases created before partitioning: set the ordinary table aside (its rows move in below)
+select set_aside_unpartitioned('stg_agents');
+
 create table if not exists stg_agents (
     agent_id bigint not null,
     email text,
@@ -24,7 +30,8 @@ create table if not exists stg_agents (
     ingested_at timestamptz not null default now(),
     sync_date date not null,
     primary key (sync_date, agent_id)
-);
+) partition by range (sync_date);
 
--- added after the first release: databases created before it get the column here
-alter table stg_agents add column if not exists absent_fields text[] not null default '{}';
+-- one partition per sync date of the table set aside above, then drop it (databases created before the
+-- first release's absent_fields get its default, '{}', as the column added then did)
+select move_into_day_partitions('stg_agents');

@@ -1,8 +1,35 @@
 -- agent_status_history: one row per agent per sync date on which the agent was staged.
+-- Partitioned by sync date, one partition per day (sql/000_create_day_partition.sql): SnapshotHistory
+-- replaces a day by truncating its partition. Kept for ever (staging retention never touches it).
+
+-- databases created before partitioning: set the ordinary table aside (its rows move in below), and drop
+-- the view that depends on it (sql/008_create_agent_status_periods.sql creates it again)
+do $$
+begin
+    if set_aside_unpartitioned('agent_status_history') then
+        drop view if exists agent_status_periods;
+    end if;
+end
+$$;
+
 create table if not exists agent_status_history (
     agent_id bigint not null,
     sync_date date not null,
     is_active boolean not null,
     primary key (agent_id, sync_date)
-);
-create index if not exists agent_status_history_sync_date on agent_status_history (sync_date);
+) partition by range (sync_date);
+
+-- The latest earlier recorded day (sql/011_day_against_previous.sql) is the first entry of this index in the
+-- newest partition before the day: one index page, where without it every earlier row would be read.
+-- Deduplicated (one value per partition), it is a fraction of the table's size. Created only when missing:
+-- CREATE INDEX IF NOT EXISTS would wait for, then block, every day writing the table.
+do $$
+begin
+    if to_regclass('agent_status_history_sync_date') is null then
+        create index agent_status_history_sync_date on agent_status_history (sync_date);
+    end if;
+end
+$$;
+
+-- one partition per sync date of the table set aside above, then drop it
+select move_into_day_partitions('agent_status_history');

@@ -1,5 +1,7 @@
 -- The staged day against the latest earlier day in agent_status_history (the completeness guard):
 -- one row with that day, its active agents, and how many of them the day's staging rows make inactive.
+-- Every reference names the day itself, so that only the partitions of the day and earlier ones are read
+-- and locked (never a later day's, which another day's transaction may hold while it replaces it).
 with previous as (
 
     select max(sync_date) as sync_date
@@ -12,8 +14,9 @@ previously_active as (
 
     select history.agent_id
     from agent_status_history as history
-    inner join previous on history.sync_date = previous.sync_date
-    where history.is_active
+    where history.sync_date = (select sync_date from previous)
+        and history.sync_date < %(sync_date)s
+        and history.is_active
 
 ),
 

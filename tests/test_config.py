@@ -4,7 +4,7 @@ import configparser
 import pytest
 
 from pipeline import prefer_named_scheduler
-from pipeline.config import load_settings
+from pipeline.config import SettingError, load_settings
 from pipeline.database import DatabaseUnavailable, connect, redact
 from pipeline.spark import JavaMissingError, check_java, java_major_version
 
@@ -29,6 +29,21 @@ def test_environment_overrides_luigi_cfg():
     assert (settings.raw_root.as_posix(), settings.output_root.as_posix(), settings.dsn) == (
         "/env/raw", "/cfg/out", "host=env")
     assert settings.spark_conf == {"master": "local[1]", "spark.sql.shuffle.partitions": "3"}
+
+
+def test_staging_retention_days_defaults_to_30_and_0_keeps_all():
+    assert load_settings(config(), environ={}).staging_retention_days == 30
+    cfg = config("[pipeline]\nstaging_retention_days = 7\n")
+    assert load_settings(cfg, environ={}).staging_retention_days == 7
+    assert load_settings(cfg, environ={"PIPELINE_STAGING_RETENTION_DAYS": "0"}).staging_retention_days == 0
+
+
+@pytest.mark.parametrize("text", ["-1", "1.5", "30 days", ""])
+def test_a_bad_staging_retention_is_one_line_naming_the_setting(text):
+    with pytest.raises(SettingError) as failure:
+        load_settings(config(f"[pipeline]\nstaging_retention_days = {text}\n"), environ={})
+    assert str(failure.value) == (f"staging_retention_days (PIPELINE_STAGING_RETENTION_DAYS) must be a whole number"
+                                  f" of days, 0 or more (0 keeps all staging), not {text!r}")
 
 
 def test_settings_never_print_the_dsn():

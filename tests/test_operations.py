@@ -15,6 +15,7 @@ from conftest import FIXTURES, REPO, cli, cli_env, query
 from pipeline import Reprocess, SnapshotHistory, StatusReport
 from pipeline.database import ensure_schema
 from pipeline.metrics import RUN_ID, format_summary
+from pipeline.partitions import create_day_partition
 from pipeline.report import reason_group, render_report
 
 DAY3 = datetime.date(2024, 1, 3)
@@ -37,6 +38,8 @@ def test_status_periods_follow_dbt_snapshot_conventions(database):
     d = [datetime.date(2024, 3, n) for n in range(1, 6)]
     rows = [(1, d[0], True), (1, d[1], False), (1, d[2], False), (1, d[4], True),  # d[3] not recorded
             (2, d[0], True), (2, d[1], True)]
+    for day in {day for _, day, _ in rows}:
+        create_day_partition(database, "agent_status_history", day)
     with closing(psycopg2.connect(database)) as connection, connection.cursor() as cursor:
         cursor.executemany("insert into agent_status_history values (%s, %s, %s)", rows)
         connection.commit()
@@ -82,11 +85,19 @@ def test_the_summary_is_a_table_per_day():
     assert format_summary([]) == ""
 
 
+def staging_days(dsn):
+    return [day for day, in query(dsn, "select distinct sync_date from stg_agents order by 1")]
+
+
 def test_reprocess_reloads_a_corrected_day_without_regressing_later_days(pipeline_env, tmp_path, monkeypatch):
+    """Also with a staging retention of 1 day: the staging of 2024-01-01 is dropped once 2024-01-02 is done,
+    and re-processing it loads it again from the raw files."""
     dsn = pipeline_env["dsn"]
     raw = copy_fixture_days(tmp_path)
     monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
+    monkeypatch.setenv("PIPELINE_STAGING_RETENTION_DAYS", "1")
     run_days(DAY1, DAY2)
+    assert staging_days(dsn) == [DAY2] and len(history(dsn, DAY1)) == 6
     agents_before = tables(dsn)["agents"]
     day1_markers = query(dsn, "select * from table_updates where update_id like '%2024_01_01%' order by 1")
 
@@ -114,11 +125,15 @@ def test_reprocess_reloads_a_corrected_day_without_regressing_later_days(pipelin
     assert query(dsn, "select job_title from agents where agent_id = 11200000001") == [("Corrected Title",)]
 
     # re-processing the older day never overwrites what 2024-01-02 wrote to agents
-    latest = tables(dsn)["agents"]
+    latest, day1_history = tables(dsn)["agents"], history(dsn, DAY1)
     assert latest != agents_before
     run(Reprocess(start=DAY1, stop=DAY2))
     run_days(DAY1)
     assert tables(dsn)["agents"] == latest
+    assert history(dsn, DAY1) == day1_history
+    assert staging_days(dsn) == [DAY2]  # re-staged, merged, recorded, and dropped again: still that old
+    assert query(dsn, "select staging_rows from agent_pipeline_runs where task = 'LoadStaging' and sync_date = %s",
+                 (DAY1,)) == [(6,)]
 
 
 def test_a_range_in_reverse_order_gives_the_same_agents(pipeline_env, tmp_path, monkeypatch, new_database):

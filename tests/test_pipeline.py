@@ -65,6 +65,10 @@ def test_fixture_days_deactivate_the_agents_missing_from_the_list(pipeline_env):
     assert agents[11200000004] == ("inactive", True, DAY2, "2024-01-02", "api")
     assert agents[11200000001] == ("active", False, DAY2, "2024-01-02", "api")
     assert query(dsn, "select sync_date, count(*) from stg_agents group by 1 order by 1") == [(DAY1, 6), (DAY2, 6)]
+    assert query(dsn, "select inhrelid::regclass::text from pg_inherits where inhparent in"  # a partition per day
+                      " ('stg_agents'::regclass, 'agent_status_history'::regclass) order by 1") == [
+        ("agent_status_history_p20240101",), ("agent_status_history_p20240102",),
+        ("stg_agents_p20240101",), ("stg_agents_p20240102",)]
     assert query(dsn, "select count(*) from agent_pipeline_errors") == [(0,)]
     # list and details records carry the same updated_at but different phones: the tie goes to the list record
     [listed] = [r for r in json.loads((FIXTURES / "2024-01-02/agents/1.json").read_text()) if r["id"] == 11200000001]
