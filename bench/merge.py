@@ -55,6 +55,7 @@ CASES = (  # name, day staged, changed, absent, with the first day loaded
 
 
 def stage(cursor, day, agents, changed=False, absent=False) -> None:
+    cursor.execute("select create_day_partition('stg_agents', %s)", (day,))
     cursor.execute(STAGE, {"day": day, "agents": agents, "changed": changed, "absent": absent})
 
 

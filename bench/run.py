@@ -140,6 +140,9 @@ def floor_seconds_by_day(server: Server, source_dsn: str, days: list, work: Path
     seconds = {}
     with closing(psycopg2.connect(target)) as connection, connection.cursor() as cursor:
         for day, path in files:
+            for table in ("stg_agents", "agent_status_history"):  # as the pipeline, before the timed work
+                cursor.execute("select create_day_partition(%s, %s)", (table, day))
+            connection.commit()
             began = time.perf_counter()
             with open(path, "rb") as stream:
                 cursor.copy_expert(f"copy stg_agents ({columns}) from stdin", stream, size=1 << 20)
@@ -153,7 +156,8 @@ def floor_seconds_by_day(server: Server, source_dsn: str, days: list, work: Path
 
 def environment(raw: Path, output: Path, dsn: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
-    env.update(PIPELINE_RAW_ROOT=str(raw), PIPELINE_OUTPUT_ROOT=str(output), PIPELINE_PG_DSN=dsn)
+    env.update(PIPELINE_RAW_ROOT=str(raw), PIPELINE_OUTPUT_ROOT=str(output), PIPELINE_PG_DSN=dsn,
+               PIPELINE_STAGING_RETENTION_DAYS="0")  # the floor reloads every day's staging rows
     return env
 
 

@@ -276,7 +276,7 @@ def test_a_range_and_a_day_started_together_take_turns(stages, scenario, tmp_pat
     assert both.finish() == 0, both.output()[-3000:]
     outputs = day.output() + both.output()
     assert "Traceback" not in outputs and "FileAlreadyExists" not in outputs
-    assert outputs.count("Starting Spark session") == 1  # the second found the day done, task by task
+    assert outputs.count("Spark: resolving duplicates") == 1  # the second found the day done, task by task
     assert "done by another run meanwhile" in outputs
     assert snapshot(dsn) == stages["clean"]["snapshot"]
     assert leftovers(output) == []
