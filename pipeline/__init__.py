@@ -9,6 +9,7 @@ from pathlib import Path
 
 import luigi
 
+from pipeline.config import SettingError, load_settings
 from pipeline.errors import OneLineErrors
 from pipeline.summary import print_run_summary
 from pipeline.tasks import (  # noqa: F401  (luigi --module pipeline finds the tasks here)
@@ -34,7 +35,17 @@ def prefer_named_scheduler(argv, config) -> bool:
     return named
 
 
+def exit_on_bad_settings() -> None:
+    """A setting the pipeline cannot use stops the command before any task, in one line (exit 40)."""
+    try:
+        load_settings()
+    except SettingError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        sys.exit(40)
+
+
 prefer_named_scheduler(sys.argv, luigi.configuration.get_config())
 logging.getLogger("luigi-interface").addFilter(OneLineErrors())
 if Path(sys.argv[0]).name == "luigi":  # a command-line run ends with the pipeline's own summary
+    exit_on_bad_settings()
     atexit.register(print_run_summary)

@@ -52,7 +52,8 @@ def load_settings(config=None, environ: Mapping[str, str] | None = None) -> Sett
         output_root=Path(value("output_root")),
         dsn=value("dsn").strip(),
         spark_conf=spark_conf,
-        validation_workers=int(value("validation_workers")) or os.cpu_count() or 1,
+        validation_workers=whole_number("validation_workers", value("validation_workers"), "0: one per CPU")
+        or os.cpu_count() or 1,
         max_deactivation_share=share(value("max_deactivation_share")),
         staging_retention_days=retention_days(value("staging_retention_days")),
     )
@@ -72,13 +73,18 @@ def share(text: str) -> float:
 
 def retention_days(text: str) -> int:
     """``staging_retention_days``: a whole number of days, 0 or more."""
+    return whole_number("staging_retention_days", text, "0 keeps all staging", unit=" of days")
+
+
+def whole_number(name: str, text: str, zero_means: str, unit: str = "") -> int:
+    """A setting that is a whole number, 0 or more; SettingError names the setting otherwise."""
     try:
         number = int(text)
     except ValueError:
         number = -1
     if number < 0:
-        raise SettingError(f"staging_retention_days ({ENVIRONMENT['staging_retention_days']}) must be a whole number"
-                           f" of days, 0 or more (0 keeps all staging), not {text!r}")
+        raise SettingError(f"{name} ({ENVIRONMENT[name]}) must be a whole number{unit}, 0 or more ({zero_means}),"
+                           f" not {text!r}")
     return number
 
 

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from pipeline.config import load_settings
+from pipeline.config import SettingError, load_settings
 from pipeline.database import database_dsn, embedded_data_dir, import_pgserver, redact
 
 
@@ -38,4 +38,7 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        sys.exit(main(sys.argv))
+    except SettingError as error:
+        sys.exit(f"ERROR: {error}")

@@ -46,6 +46,25 @@ def test_a_bad_staging_retention_is_one_line_naming_the_setting(text):
                                   f" of days, 0 or more (0 keeps all staging), not {text!r}")
 
 
+@pytest.mark.parametrize("name, value, message", [
+    ("PIPELINE_STAGING_RETENTION_DAYS", "abc", "staging_retention_days (PIPELINE_STAGING_RETENTION_DAYS) must be"),
+    ("PIPELINE_VALIDATION_WORKERS", "two", "validation_workers (PIPELINE_VALIDATION_WORKERS) must be a whole number"),
+    ("PIPELINE_MAX_DEACTIVATION_SHARE", "most", "max_deactivation_share (PIPELINE_MAX_DEACTIVATION_SHARE) must be"),
+])
+def test_a_bad_setting_stops_the_command_in_one_line(name, value, message, tmp_path):
+    import os
+    import subprocess
+
+    from conftest import LUIGI, REPO
+
+    env = {**os.environ, name: value, "PIPELINE_OUTPUT_ROOT": str(tmp_path)}
+    result = subprocess.run([*LUIGI, "SnapshotHistory", "--sync-date", "2024-01-02"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 40
+    assert result.stderr.strip().splitlines()[-1].startswith(f"ERROR: {message}")
+    assert "Traceback" not in result.stderr and not (tmp_path / "pgdata").exists()
+
+
 def test_settings_never_print_the_dsn():
     assert "s3cret" not in repr(load_settings(config(), environ={"PIPELINE_PG_DSN": "password=s3cret"}))
 
