@@ -1,5 +1,6 @@
 """The SparkSession: created on first use, once per worker process, from the ``[spark]`` settings."""
 import logging
+import multiprocessing
 import os
 import re
 import shutil
@@ -50,7 +51,11 @@ def get_spark(conf: dict):
 
 def start_in_background(conf: dict) -> None:
     """Start the session in a thread, so that the JVM starts while this process does other work (the day's
-    validation). A failure is left to the next get_spark, which raises it in the task that needs Spark."""
+    validation). A failure is left to the next get_spark, which raises it in the task that needs Spark.
+    Not in a task process of ``--workers N`` (a child process that ends with its task): the transform
+    runs in another one."""
+    if multiprocessing.parent_process() is not None:
+        return
     if "session" not in _sessions and not _starting.locked():
         threading.Thread(target=_start_quietly, args=(conf,), name="spark-start", daemon=True).start()
 
