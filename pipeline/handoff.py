@@ -86,6 +86,13 @@ class PartWriter:
         self.writer.close() if exc[0] else self.close()
 
 
+def row_count(folder: Path, name: str) -> int:
+    """The rows of the ``name`` part files of a validated folder, from their footers."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in folder.glob(part_glob(name)))
+
+
 def read_rows(folder: Path, name: str) -> list[dict]:
     """Every row of the ``name`` part files of a validated folder, in part order (for tests and inspection)."""
     import pyarrow.parquet as pq

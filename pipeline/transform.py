@@ -4,14 +4,16 @@ Every step is a pure ``DataFrame -> DataFrame`` function, chained with ``DataFra
 ``transform_day`` is the only function here that reads or writes files.
 """
 import datetime
+import math
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from pipeline.handoff import PARTS, part_glob, spark_schema
+from pipeline.handoff import PARTS, part_glob, row_count, spark_schema
 from pipeline.tables import CARRIED_COLUMNS, ERROR_COLUMNS, RECORD_FIELDS, STAGING_COLUMNS
 
 SOURCE = "api"
@@ -139,6 +141,28 @@ def transform_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_
 
     One Spark job: both kinds of line are written by one partitioned write, and the counts are observed
     while the staging rows pass (no second pass over them)."""
+    with shuffle_partitions(spark, row_count(validated_dir, "valid")):
+        return _write_day(spark, validated_dir, out_dir, sync_date)
+
+
+ROWS_PER_PARTITION = 250_000
+
+
+@contextmanager
+def shuffle_partitions(spark: SparkSession, rows: int):
+    """Shuffle into one partition per ROWS_PER_PARTITION records, at least one per core and at most the
+    configured ``spark.sql.shuffle.partitions``: a small day's job is not cut into tasks of a few rows."""
+    key = "spark.sql.shuffle.partitions"
+    configured = spark.conf.get(key)
+    cores = spark.sparkContext.defaultParallelism
+    spark.conf.set(key, str(min(int(configured), max(cores, math.ceil(rows / ROWS_PER_PARTITION)))))
+    try:
+        yield
+    finally:
+        spark.conf.set(key, configured)
+
+
+def _write_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_date: datetime.date) -> dict:
     def read(name):
         return spark.read.schema(spark_schema(PARTS[name])).parquet(str(validated_dir / part_glob(name)))
 

@@ -227,3 +227,18 @@ def test_a_day_is_one_spark_job_that_writes_both_outputs_and_counts(spark, tmp_p
     lines = [line for part in (tmp_path / "out" / "agents").glob("part-*") for line in part.read_text().splitlines()]
     assert len(lines) == 6 and all(line.count("\t") == 19 for line in lines)
     assert [p for p in (tmp_path / "out" / "errors").glob("part-*") if p.read_text()] == []
+
+
+@pytest.mark.parametrize("rows, partitions", [(0, 2), (40_000, 2), (1_000_000, 4), (10_000_000, 8)])
+def test_a_day_is_shuffled_into_partitions_by_its_size_up_to_the_setting(spark, rows, partitions):
+    from pipeline.transform import shuffle_partitions
+
+    key = "spark.sql.shuffle.partitions"
+    before = spark.conf.get(key)
+    spark.conf.set(key, "8")
+    try:
+        with shuffle_partitions(spark, rows):
+            assert spark.conf.get(key) == str(partitions)  # local[2]: at least 2
+        assert spark.conf.get(key) == "8"
+    finally:
+        spark.conf.set(key, before)
