@@ -119,6 +119,15 @@ def database_seconds_by_day(dsn: str) -> dict:
         return dict(cursor.fetchall())
 
 
+def seconds_a_day_after_the_first(dsn: str) -> float:
+    """From the end of the first day's SnapshotHistory to the end of the last one's, per day: the cost of a
+    day in a backfill once Spark is up."""
+    with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
+        cursor.execute("select extract(epoch from max(finished_at) - min(finished_at))::float / (count(*) - 1)"
+                       " from agent_pipeline_runs where task = 'SnapshotHistory'")
+        return cursor.fetchone()[0]
+
+
 def floor_seconds(server: Server, source_dsn: str, days: list, work: Path) -> float:
     """Load the final staging rows of ``days`` into a new database with COPY, upsert and history."""
     return sum(floor_seconds_by_day(server, source_dsn, days, work).values())
@@ -185,6 +194,9 @@ def backfill_and_noop(agents, count, server, work, with_noop) -> list[dict]:
     seconds, peak, log = run_luigi(["RangeDaily", "--of", "SnapshotHistory", "--start", START.isoformat(),
                                     "--stop", stop.isoformat()], env)
     floor = floor_seconds(server, dsn, days_from(START, count), work)
+    after_first = seconds_a_day_after_the_first(dsn)
+    print(f"\nbackfill: {after_first:.2f} s a day after the first (first day done to last day done, / {count - 1});"
+          f" floor {floor / count:.2f} s a day")
     results = [{"scenario": f"backfill {count} days x {agents:,} agents "
                             f"({log.count('Starting Spark session')} Spark start)",
                 "pipeline": seconds, "floor": floor, "peak": peak, "tasks": task_seconds(dsn)}]
