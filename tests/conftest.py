@@ -26,7 +26,9 @@ TEST_SPARK_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.adaptive.enabled": "false",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",  # tiny data: see tests/luigi.cfg
 }
+TEST_LUIGI_CONFIG = REPO / "tests" / "luigi.cfg"
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +110,7 @@ def cli_env(**settings):
     """The environment of a command-line run: this one, with PIPELINE_<NAME> set from ``settings`` only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
     env.update({f"PIPELINE_{k.upper()}": str(v) for k, v in settings.items()})
+    env.setdefault("LUIGI_CONFIG_PATH", str(TEST_LUIGI_CONFIG))
     return env
 
 

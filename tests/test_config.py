@@ -52,14 +52,10 @@ def test_a_bad_staging_retention_is_one_line_naming_the_setting(text):
     ("PIPELINE_MAX_DEACTIVATION_SHARE", "most", "max_deactivation_share (PIPELINE_MAX_DEACTIVATION_SHARE) must be"),
 ])
 def test_a_bad_setting_stops_the_command_in_one_line(name, value, message, tmp_path):
-    import os
-    import subprocess
+    from conftest import cli, cli_env
 
-    from conftest import LUIGI, REPO
-
-    env = {**os.environ, name: value, "PIPELINE_OUTPUT_ROOT": str(tmp_path)}
-    result = subprocess.run([*LUIGI, "SnapshotHistory", "--sync-date", "2024-01-02"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
+    env = {**cli_env(output_root=tmp_path), name: value}
+    result = cli("SnapshotHistory", "--sync-date", "2024-01-02", env=env)
     assert result.returncode == 40
     assert result.stderr.strip().splitlines()[-1].startswith(f"ERROR: {message}")
     assert "Traceback" not in result.stderr and not (tmp_path / "pgdata").exists()
