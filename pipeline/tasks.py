@@ -21,6 +21,7 @@ from pipeline.database import (
     run_sql_file,
 )
 from pipeline.errors import PipelineError
+from pipeline.handoff import part_glob
 from pipeline.locks import day_file_lock, lock_day_in_database, remove_leftover_temporary_folders, write_day_target
 from pipeline.metrics import COUNT_LABELS, now, record_task_run
 from pipeline.parameters import SyncDateParameter
@@ -140,6 +141,10 @@ class TransformAgents(FileDayTask):
         from pipeline.spark import get_spark
         from pipeline.transform import transform_day
 
+        if not any(input_dir.glob(part_glob("valid"))):
+            raise PipelineError(f"{input_dir} holds no Parquet part files: it was validated by an earlier version"
+                                f" of the pipeline; run Reprocess --start {self.sync_date} --stop"
+                                f" {self.sync_date + datetime.timedelta(days=1)} to load the day again")
         self.report("starting Spark", 5)
         spark = get_spark(self.settings.spark_conf)
         self.report("Spark: resolving duplicates and deactivations", 20)

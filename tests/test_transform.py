@@ -242,3 +242,12 @@ def test_a_day_is_shuffled_into_partitions_by_its_size_up_to_the_setting(spark, 
         assert spark.conf.get(key) == "8"
     finally:
         spark.conf.set(key, before)
+
+
+def test_a_day_validated_by_an_earlier_version_is_refused_with_the_way_out(tmp_path):
+    from pipeline.errors import PipelineError
+    from pipeline.tasks import TransformAgents
+
+    (tmp_path / "valid-00000.jsonl").write_text("{}\n")  # the JSON lines of earlier versions
+    with pytest.raises(PipelineError, match="earlier version .* Reprocess --start 2024-01-02 --stop 2024-01-03"):
+        TransformAgents(sync_date=DAY).produce(tmp_path, tmp_path / "out")
