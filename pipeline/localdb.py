@@ -40,5 +40,6 @@ def main(argv) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv))
-    except SettingError as error:
-        sys.exit(f"ERROR: {error}")
+    except SettingError as error:  # one line and exit 40, as luigi runs give for a setting
+        print(f"ERROR: {error}", file=sys.stderr)
+        sys.exit(40)
