@@ -82,8 +82,11 @@ class PartWriter:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.writer.close() if exc[0] else self.close()
+    def __exit__(self, error_type, *_):
+        if error_type is None:
+            self.close()  # the rows still held, then the footer
+        else:
+            self.writer.close()
 
 
 def row_count(folder: Path, name: str) -> int:

@@ -25,9 +25,8 @@ RECORD_FIELDS = {
 RECORD_PATHS = {column: tuple(path.split(".")) for column, (path, _) in RECORD_FIELDS.items()}
 # The loaded fields grouped by the object that holds them, {("contact",): ("email", …), (): ("agent_id", …)}:
 # ValidateRaw reads each group's keys at once, and hands the values over in this order (pipeline.handoff).
-RECORD_GROUPS = {}
-for _column, _path in RECORD_PATHS.items():
-    RECORD_GROUPS[_path[:-1]] = (*RECORD_GROUPS.get(_path[:-1], ()), _column)
+RECORD_GROUPS = {parent: tuple(column for column, path in RECORD_PATHS.items() if path[:-1] == parent)
+                 for parent in dict.fromkeys(path[:-1] for path in RECORD_PATHS.values())}
 HANDOFF_ORDER = tuple(column for columns in RECORD_GROUPS.values() for column in columns)
 
 # The columns of stg_agents and agents that hold a record's value as it came (absent_fields names them).
