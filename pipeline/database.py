@@ -1,13 +1,13 @@
 """PostgreSQL: which server (a DSN, or the embedded one under the output root), the schema, and luigi markers."""
 import logging
 import re
-import warnings
 from contextlib import closing, contextmanager
 from pathlib import Path
 
 import psycopg2
 from luigi.contrib.postgres import PostgresTarget
 
+from pipeline import embedded
 from pipeline.errors import PipelineError
 from pipeline.resources import read_sql, schema_migration_files
 
@@ -26,17 +26,16 @@ def redact(dsn: str) -> str:
     return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn, flags=re.IGNORECASE)
 
 
-def embedded_server(output_root: Path):
-    """Start (or attach to) the embedded PostgreSQL whose data lives in ``<output root>/pgdata``.
+def embedded_server(output_root: Path) -> str:
+    """Start (or attach to) the embedded PostgreSQL whose data lives in ``<output root>/pgdata``; returns its URI.
 
     It keeps running after the process exits, so later runs and ``psql`` reach it at once;
-    ``python -m pipeline.localdb stop`` stops it.
+    ``python -m pipeline.localdb stop`` stops it (pipeline.embedded).
     """
     pgdata = embedded_data_dir(output_root)
     if pgdata not in _embedded:
-        pgdata.mkdir(parents=True, exist_ok=True)
-        logger.info("Using the embedded PostgreSQL in %s", pgdata)
-        _embedded[pgdata] = import_pgserver().get_server(pgdata, cleanup_mode=None)
+        logger.info("Using the embedded PostgreSQL %s in %s", embedded.bundled_major(), pgdata)
+        _embedded[pgdata] = embedded.start(pgdata)
     return _embedded[pgdata]
 
 
@@ -49,16 +48,9 @@ def embedded_data_dir(output_root: Path) -> Path:
     return (output_root / EMBEDDED_DIR).resolve()
 
 
-def import_pgserver():
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; /tmp is fine
-        warnings.simplefilter("ignore")
-        import pgserver
-    return pgserver
-
-
 def database_dsn(settings) -> str:
     """The configured DSN, or the embedded server's when none is configured."""
-    return settings.dsn or embedded_server(settings.output_root).get_uri()
+    return settings.dsn or embedded_server(settings.output_root)
 
 
 class DatabaseUnavailable(PipelineError):

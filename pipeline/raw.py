@@ -197,10 +197,12 @@ def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dic
         add(files, validate_files(*chunks[0]))
     else:
         try:
-            for chunk, chunk_counts in zip(chunks, _pool(workers).map(_validate_chunk, chunks), strict=True):
-                add(chunk[0], chunk_counts)
+            with validation_pool(workers) as pool:
+                for chunk, chunk_counts in zip(chunks, pool.map(_validate_chunk, chunks), strict=True):
+                    add(chunk[0], chunk_counts)
         except BrokenProcessPool:
-            _pools.pop(workers).shutdown()
+            if workers in _pools:
+                _pools.pop(workers).shutdown()
             raise
     return {"files_read": len(files), **counts}
 
@@ -212,10 +214,25 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     """The process's validation workers, started once and kept for the next days of a backfill.
     Spawned, not forked: the parent may hold a JVM gateway and its threads. They exit when it dies."""
     if workers not in _pools:
-        _pools[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                              initializer=exit_with_parent, initargs=(os.getpid(),))
+        _pools[workers] = _new_pool(workers)
         atexit.register(_pools[workers].shutdown)
     return _pools[workers]
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent,
+                               initargs=(os.getpid(),))
+
+
+@contextlib.contextmanager
+def validation_pool(workers: int):
+    """The process's pool; in a task process of ``--workers N`` (which ends with its task, runs no atexit handler
+    and joins its children first) a pool of its own, shut down when the day is validated."""
+    if multiprocessing.parent_process() is None:
+        yield _pool(workers)
+        return
+    with _new_pool(workers) as pool:
+        yield pool
 
 
 def exit_with_parent(parent_pid: int, poll_seconds: float = 0.5) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import threading
 
 from pipeline.errors import PipelineError
+from pipeline.logs import spark_java_options
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
 
@@ -79,6 +80,7 @@ def _new_session(conf: dict):
     logger.info("Starting Spark session (master=%s)", master)
     builder = SparkSession.builder.master(master).appName(conf.pop("app_name", "agents-pipeline"))
     builder = builder.config("spark.sql.session.timeZone", "UTC")
+    conf["spark.driver.extraJavaOptions"] = spark_java_options(conf.get("spark.driver.extraJavaOptions", ""))
     for key, value in conf.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()

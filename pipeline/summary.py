@@ -8,13 +8,17 @@ from pipeline.config import load_settings
 from pipeline.database import DatabaseUnavailable, connect, database_dsn, embedded_server_attached
 from pipeline.errors import PipelineError
 from pipeline.metrics import format_summary, run_summary_rows
+from pipeline.rawdays import missing_days, missing_message
 
 logger = logging.getLogger("luigi-interface.pipeline")
 
 
 def print_run_summary() -> None:
-    """Print this run's counts per sync date, if any task of it recorded some."""
+    """Name the days whose raw input is missing, in one line; print this run's counts per sync date, if any task
+    of it recorded some."""
     settings = load_settings()
+    if missing_days():
+        logger.error("%s", missing_message(missing_days(), settings.raw_root))
     if not settings.dsn and not embedded_server_attached(settings.output_root):
         return  # no task reached the database (a bad command line): do not start or attach to it for nothing
     try:

@@ -27,6 +27,7 @@ from pipeline.metrics import COUNT_LABELS, now, record_task_run
 from pipeline.parameters import SyncDateParameter
 from pipeline.partitions import create_day_partition, drop_expired_staging
 from pipeline.raw import validate_day
+from pipeline.rawdays import note_missing
 from pipeline.tables import ERROR_COLUMNS, STAGING_COLUMNS
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
@@ -74,8 +75,9 @@ class RawAgentsDay(luigi.ExternalTask):
 
     def complete(self):
         found = super().complete()
-        if not found:
-            logger.error("Raw input missing: %s does not exist", self.output().path)
+        if not found:  # one line names every missing day when the run ends (pipeline.summary)
+            logger.debug("Raw input missing: %s does not exist", self.output().path)
+            note_missing(self.sync_date)
         return found
 
 
@@ -346,7 +348,8 @@ class Reprocess(luigi.Task):
             cursor.execute("delete from table_updates where update_id = any(%s)", ([m.task_id for m in markers],))
             deleted = cursor.rowcount
             connection.commit()
-        self.set_status_message(f"forgot {len(days)} day(s) ({deleted} markers)")
-        logger.info("Reprocess: forgot %s day(s) from %s to %s (%s markers); the next run loads them again",
-                    len(days), self.start, self.stop - datetime.timedelta(days=1), deleted)
+        forgot = ("forgot no day (--start is not before --stop)" if not days else
+                  f"forgot 1 day, {days[0]}" if len(days) == 1 else f"forgot {len(days)} days, {days[0]} to {days[-1]}")
+        self.set_status_message(f"{forgot} ({deleted} markers)")
+        logger.info("Reprocess: %s (%s markers); the next run loads them again", forgot, deleted)
         self._done = True

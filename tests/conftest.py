@@ -4,7 +4,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import uuid
 from contextlib import closing
 from pathlib import Path
@@ -31,6 +30,12 @@ TEST_SPARK_CONF = {
 TEST_LUIGI_CONFIG = REPO / "tests" / "luigi.cfg"
 
 
+def pytest_collection_modifyitems(items):
+    """Heavy tests (several JVMs or whole command-line runs each) first, so that the two test processes share
+    them out instead of one finishing the last of them alone."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 @pytest.fixture(scope="session")
 def spark():
     from pipeline.spark import get_spark
@@ -46,11 +51,16 @@ def pg_server_dsn():
     if dsn:
         yield dsn
         return
-    import pgserver
+    from pipeline.embedded import temporary_server
 
-    server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="agents-test-pg-")), cleanup_mode="delete")
-    yield server.get_uri()
-    server.cleanup()
+    with temporary_server("agents-test-pg-") as dsn:
+        # a throw-away server: no need to survive a power cut (each test's database is dropped anyway)
+        with closing(psycopg2.connect(dsn)) as connection:
+            connection.autocommit = True
+            for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                connection.cursor().execute(f"alter system set {setting} = off")
+            connection.cursor().execute("select pg_reload_conf()")
+        yield dsn
 
 
 def _admin_execute(server_dsn, statement):

@@ -54,6 +54,7 @@ def spark_cluster(tmp_path):
                 process.wait(timeout=30)
 
 
+@pytest.mark.heavy
 def test_a_day_on_a_standalone_cluster_gives_the_same_tables(spark_cluster, pipeline_env, new_database, tmp_path):
     run_days(DAY2)  # local mode, in-process
     config = tmp_path / "cluster.cfg"

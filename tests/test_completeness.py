@@ -92,6 +92,7 @@ def test_a_day_loaded_before_its_predecessor_is_measured_against_what_is_recorde
                           " group by 1 order by 1") == [(DAYS[0], 100), (DAYS[1], 0)]
 
 
+@pytest.mark.heavy
 def test_an_empty_list_after_a_loaded_day_is_refused_in_one_line_and_let_through_on_request(pipeline_env, tmp_path):
     dsn = pipeline_env["dsn"]
     raw = copy_fixture_days(tmp_path)

@@ -24,6 +24,8 @@ from pipeline import LoadStaging, Reprocess, SnapshotHistory, TransformAgents, U
 from pipeline.locks import ADVISORY_NAMESPACE, day_file_lock
 from pipeline.tables import RUN_COUNTS
 
+pytestmark = pytest.mark.heavy
+
 
 def snapshot(dsn) -> dict:
     """Every table, without run ids, timestamps and generated ids."""

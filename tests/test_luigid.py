@@ -45,6 +45,7 @@ def luigid(tmp_path):
             server.wait(timeout=10)
 
 
+@pytest.mark.heavy
 def test_a_day_runs_against_luigid(luigid, tmp_path, database):
     env = cli_env(raw_root=FIXTURES, output_root=tmp_path / "output", pg_dsn=database)
     result = cli("SnapshotHistory", "--sync-date", "2024-01-02",

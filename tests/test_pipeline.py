@@ -2,8 +2,6 @@
 import datetime
 import json
 import shutil
-import subprocess
-import sys
 from contextlib import closing
 
 import luigi
@@ -178,31 +176,17 @@ def test_load_staging_alone_then_the_rest(pipeline_env, new_database, monkeypatc
     assert tables(resumed) == tables(clean)
 
 
-def test_cli_loads_a_day_into_the_embedded_server_and_a_repeat_starts_no_spark(tmp_path):
-    env = cli_env(raw_root=FIXTURES, output_root=tmp_path / "output")
-    try:
-        first = cli("SnapshotHistory", "--sync-date", "2024-01-02", env=env)
-        assert first.returncode == 0, first.stderr[-3000:]
-        assert "Starting Spark session" in first.stderr
-        summary = first.stdout[first.stdout.index("===== Agents pipeline summary"):].splitlines()
-        assert summary[2].split() == ["2024-01-02", "10", "0", "0", "0", "6", "3", "3", "0", "6", "0", "0", "6"]
-        second = cli("SnapshotHistory", "--sync-date", "2024-01-02", env=env)
-        assert second.returncode == 0, second.stderr[-3000:]
-        assert "Starting Spark session" not in second.stderr
-        assert "Did not run any tasks" in second.stderr
-        uri = subprocess.run([sys.executable, "-m", "pipeline.localdb", "uri"], cwd=REPO, env=env,
-                             capture_output=True, text=True, check=True).stdout.strip()
-        assert str(tmp_path / "output" / "pgdata") in uri
-        assert query(uri, "select count(*), count(*) filter (where is_active) from agent_status_history") == [(6, 3)]
-    finally:
-        subprocess.run([sys.executable, "-m", "pipeline.localdb", "stop"], cwd=REPO, env=env, check=True)
-
-
 def test_cli_exits_non_zero_naming_a_missing_day(tmp_path, database):
     env = cli_env(raw_root=tmp_path / "raw", output_root=tmp_path / "output", pg_dsn=database)
     result = cli("SnapshotHistory", "--sync-date", "2030-02-03", env=env)
     assert result.returncode == 20  # [retcode] missing_data
-    assert f"Raw input missing: {tmp_path / 'raw' / '2030-02-03'} does not exist" in result.stderr
+    assert f"Raw input missing: {tmp_path / 'raw' / '2030-02-03'} does not exist; the raw root" in result.stderr
+    assert "DEBUG" not in result.stderr and "Informed scheduler" not in result.stderr  # INFO by default
+    assert "does not exist (yet?)" not in result.stderr and "UserWarning" not in result.stderr
+
+    debug = cli("SnapshotHistory", "--sync-date", "2030-02-03", "--log-level", "DEBUG", env=env)
+    assert debug.returncode == 20
+    assert "DEBUG: Informed scheduler that task" in debug.stderr and "does not exist (yet?)" in debug.stderr
 
 
 def test_cli_exits_non_zero_naming_a_broken_list_page(tmp_path, database):
