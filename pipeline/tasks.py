@@ -351,5 +351,6 @@ class Reprocess(luigi.Task):
         forgot = ("forgot no day (--start is not before --stop)" if not days else
                   f"forgot 1 day, {days[0]}" if len(days) == 1 else f"forgot {len(days)} days, {days[0]} to {days[-1]}")
         self.set_status_message(f"{forgot} ({deleted} markers)")
-        logger.info("Reprocess: %s (%s markers); the next run loads them again", forgot, deleted)
+        logger.info("Reprocess: %s (%s markers); the next run loads %s again", forgot, deleted,
+                    "it" if len(days) == 1 else "them")
         self._done = True

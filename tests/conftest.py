@@ -1,9 +1,12 @@
 """Shared fixtures: a real local SparkSession, a real PostgreSQL server and a fresh database per test."""
+import atexit
 import copy
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from contextlib import closing
 from pathlib import Path
@@ -14,8 +17,22 @@ from psycopg2.extensions import make_dsn, parse_dsn
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "freshdesk-agents"
-# The two real-shaped fixture days; the bundled sample carries identical copies of them.
-FIXTURES = SHARED_FIXTURES if SHARED_FIXTURES.is_dir() else REPO / "data" / "raw"
+FIXTURE_DAYS = ("2024-01-01", "2024-01-02")
+
+
+def fixture_root() -> Path:
+    """The two real-shaped fixture days: ``../shared`` beside the repository when it is there, else a raw root
+    of the bundled sample's identical copies of those two days (the sample's third day is made up)."""
+    if SHARED_FIXTURES.is_dir():
+        return SHARED_FIXTURES
+    root = Path(tempfile.mkdtemp(prefix="agents-fixture-days-"))
+    for day in FIXTURE_DAYS:
+        shutil.copytree(REPO / "data" / "raw" / day, root / day)
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
+FIXTURES = fixture_root()
 
 LUIGI = [os.path.join(os.path.dirname(sys.executable), "luigi"), "--module", "pipeline"]
 

@@ -10,7 +10,7 @@ from luigi.execution_summary import LuigiStatusCode
 from test_pipeline import DAY1, DAY2, copy_fixture_days, run, run_days, tables
 
 from conftest import cli, cli_env, query
-from pipeline import SnapshotHistory
+from pipeline import SnapshotHistory, TransformAgents
 
 DAYS = [datetime.date(2024, 3, 1), datetime.date(2024, 3, 2)]
 
@@ -93,16 +93,20 @@ def test_a_day_loaded_before_its_predecessor_is_measured_against_what_is_recorde
 
 
 @pytest.mark.heavy
-def test_an_empty_list_after_a_loaded_day_is_refused_in_one_line_and_let_through_on_request(pipeline_env, tmp_path):
+def test_an_empty_list_after_a_loaded_day_is_refused_in_one_line_and_let_through_on_request(pipeline_env, tmp_path,
+                                                                                           monkeypatch):
     dsn = pipeline_env["dsn"]
     raw = copy_fixture_days(tmp_path)
     run_days(DAY1)  # from the fixture root: same files
     (raw / "2024-01-02/agents/1.json").write_text("[]")
+    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
+    run(TransformAgents(sync_date=DAY2))  # in this process's Spark: the command line below resumes at LoadStaging
     env = cli_env(raw_root=raw, output_root=pipeline_env["output_root"], pg_dsn=dsn)
     before = tables(dsn)
 
     refused = cli("SnapshotHistory", "--sync-date", "2024-01-02", env=env)
     assert refused.returncode == 30, refused.stderr[-3000:]
+    assert "Starting Spark session" not in refused.stderr
     [line] = [line for line in refused.stderr.splitlines() if "RefusedDay" in line]
     assert ("2024-01-02 refused: its list pages hold no record, so all of the 5 agents active on 2024-01-01"
             " would become inactive. Nothing was written") in line
