@@ -53,6 +53,22 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_jvm_options(tmp_path_factory):
+    """Every Spark JVM of the tests starts with :func:`fast_jvm.java_options`: this process's session
+    (``TEST_SPARK_CONF``) and the command-line runs (a copy of tests/luigi.cfg naming them, in
+    ``LUIGI_CONFIG_PATH``, which cli_env passes on). Returns the options."""
+    from fast_jvm import C1_ONLY, java_options
+
+    options = java_options()
+    TEST_SPARK_CONF["spark.driver.extraJavaOptions"] = options
+    config = tmp_path_factory.mktemp("luigi-config") / "luigi.cfg"
+    config.write_text(TEST_LUIGI_CONFIG.read_text(encoding="utf-8").replace(C1_ONLY, options), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LUIGI_CONFIG_PATH", str(config))
+        yield options
+
+
 @pytest.fixture(scope="session")
 def spark():
     from pipeline.spark import get_spark

@@ -25,10 +25,10 @@ def start(*args, env):
 
 
 @pytest.fixture
-def spark_cluster(tmp_path):
+def spark_cluster(tmp_path, test_jvm_options):
     """A master and one worker (1 core, 1 GiB) on loopback; yields the master URL."""
     env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", SPARK_WORKER_DIR=str(tmp_path / "work"),
-               SPARK_LOG_DIR=str(tmp_path / "logs"))
+               SPARK_LOG_DIR=str(tmp_path / "logs"), SPARK_DAEMON_JAVA_OPTS=test_jvm_options)
     port, ui = free_port(), free_port()
     processes = [start("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
                        "--webui-port", str(ui), env=env)]
@@ -55,7 +55,8 @@ def spark_cluster(tmp_path):
 
 
 @pytest.mark.heavy
-def test_a_day_on_a_standalone_cluster_gives_the_same_tables(spark_cluster, pipeline_env, new_database, tmp_path):
+def test_a_day_on_a_standalone_cluster_gives_the_same_tables(spark_cluster, pipeline_env, new_database, tmp_path,
+                                                            test_jvm_options):
     run_days(DAY2)  # local mode, in-process
     config = tmp_path / "cluster.cfg"
     config.write_text(
@@ -65,6 +66,8 @@ def test_a_day_on_a_standalone_cluster_gives_the_same_tables(spark_cluster, pipe
         "spark.driver.bindAddress = 127.0.0.1\n"
         "spark.executor.memory = 512m\n"
         "spark.cores.max = 1\n"
+        f"spark.driver.extraJavaOptions = {test_jvm_options}\n"
+        f"spark.executor.extraJavaOptions = {test_jvm_options}\n"
         f"spark.pyspark.python = {sys.executable}\n")
     on_cluster = new_database()
     env = cli_env(raw_root=FIXTURES, output_root=tmp_path / "cluster-output", pg_dsn=on_cluster)

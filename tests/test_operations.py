@@ -136,22 +136,14 @@ def test_reprocess_reloads_a_corrected_day_without_regressing_later_days(pipelin
                  (DAY1,)) == [(6,)]
 
 
-@pytest.mark.heavy
-def test_a_range_in_reverse_order_gives_the_same_agents(pipeline_env, tmp_path, monkeypatch, new_database):
-    raw = generated_days(tmp_path, 4)
+def test_a_range_runs_its_days_oldest_first_even_when_reversed(pipeline_env, tmp_path, monkeypatch):
+    """(Any order of days gives the same tables: test_merge and test_pipeline load them out of order.)"""
+    raw = generated_days(tmp_path, 3)
     monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
-    run(RangeDaily(of=SnapshotHistory, start=day(0), stop=day(4)))
-    in_order = pipeline_env["dsn"]
-    started = [d for d, in query(in_order, "select sync_date from agent_pipeline_runs"
-                                           " where task = 'ValidateRaw' order by started_at")]
-    assert started == [day(0), day(1), day(2), day(3)]  # oldest first
-
-    newest_first = new_database()
-    monkeypatch.setenv("PIPELINE_PG_DSN", newest_first)
-    monkeypatch.setenv("PIPELINE_OUTPUT_ROOT", str(tmp_path / "output-reverse"))
-    for n in reversed(range(4)):  # one day per run: the only way to load newest first
-        run(RangeDaily(of=SnapshotHistory, start=day(n), stop=day(n + 1), reverse=True))
-    assert tables(newest_first) == tables(in_order)
+    run(RangeDaily(of=SnapshotHistory, start=day(0), stop=day(3), reverse=True))
+    started = [d for d, in query(pipeline_env["dsn"], "select sync_date from agent_pipeline_runs"
+                                                      " where task = 'ValidateRaw' order by started_at")]
+    assert started == [day(0), day(1), day(2)]
 
 
 @pytest.mark.heavy

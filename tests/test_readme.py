@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TEST_LUIGI_CONFIG
+from conftest import REPO, cli_env
 from pipeline.embedded import running_pid
 from pipeline.rawdays import day_spans, layout_hint, missing_message
 
@@ -147,9 +147,8 @@ def wait_for_luigid(port: int) -> None:
 
 @pytest.mark.heavy
 def test_every_readme_command_runs_as_written_and_does_what_the_readme_says(repository_copy):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_") and k != "LUIGI_CONFIG_PATH"}
+    env = cli_env()  # no PIPELINE_* setting: the defaults; the tests' Java options (conftest.test_jvm_options)
     env["PATH"] = f"{repository_copy / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"  # "with .venv/bin on your PATH"
-    env["LUIGI_CONFIG_PATH"] = str(TEST_LUIGI_CONFIG)  # tiny days: C1-only JIT (tests/luigi.cfg)
     pgdata = repository_copy / "output" / "pgdata"
     servers, outputs = [], {}
     try:
