@@ -147,7 +147,7 @@ class TransformAgents(FileDayTask):
             raise PipelineError(f"{input_dir} holds no Parquet part files: it was validated by an earlier version"
                                 f" of the pipeline; run Reprocess --start {self.sync_date} --stop"
                                 f" {self.sync_date + datetime.timedelta(days=1)} to load the day again")
-        self.report("starting Spark", 5)
+        self.report("getting the Spark session (started once per process)", 5)
         spark = get_spark(self.settings.spark_conf)
         self.report("Spark: resolving duplicates and deactivations", 20)
         return transform_day(spark, input_dir, out_dir, self.sync_date)
