@@ -17,8 +17,9 @@ def print_run_summary() -> None:
     """Name the days whose raw input is missing, in one line; print this run's counts per sync date, if any task
     of it recorded some."""
     settings = load_settings()
-    if missing_days():
-        logger.error("%s", missing_message(missing_days(), settings.raw_root))
+    missing = missing_days()
+    if missing:
+        logger.error("%s", missing_message(missing, settings.raw_root))
     if not settings.dsn and not embedded_server_attached(settings.output_root):
         return  # no task reached the database (a bad command line): do not start or attach to it for nothing
     try:
