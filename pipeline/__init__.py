@@ -13,6 +13,7 @@ from pipeline.config import SettingError, load_settings
 from pipeline.logs import configure as configure_logs
 from pipeline.summary import print_run_summary
 from pipeline.tasks import (  # noqa: F401  (luigi --module pipeline finds the tasks here)
+    ExtractAgents,
     LoadStaging,
     RawAgentsDay,
     Reprocess,

@@ -1,8 +1,10 @@
-"""Settings: ``luigi.cfg`` sections ``[pipeline]`` and ``[spark]``, overridden by environment variables."""
+"""Settings: ``luigi.cfg`` sections ``[pipeline]``, ``[freshdesk]`` and ``[spark]``, overridden by environment
+variables."""
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import luigi
 
@@ -17,8 +19,27 @@ ENVIRONMENT = {"raw_root": "PIPELINE_RAW_ROOT", "output_root": "PIPELINE_OUTPUT_
                "staging_retention_days": "PIPELINE_STAGING_RETENTION_DAYS"}
 
 
+# [freshdesk]: where ExtractAgents fetches the day from. The API key is read from the environment only.
+API_DEFAULTS = {"base_url": "", "connections": "4", "timeout_seconds": "30", "retries": "5", "backoff_seconds": "1",
+                "requests_per_minute": "0"}
+API_KEY_VARIABLE = "FRESHDESK_API_KEY"
+
+
 class SettingError(PipelineError):
     """A setting has a value the pipeline cannot use; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How ExtractAgents calls the Freshdesk API (``[freshdesk]``, env ``FRESHDESK_<NAME>``)."""
+
+    base_url: str  # https://acme.freshdesk.com, without a trailing slash
+    api_key: str = field(repr=False)  # FRESHDESK_API_KEY; empty when not set. Never printed.
+    connections: int = 4  # requests in flight at once, at most
+    timeout_seconds: float = 30.0  # to connect, and between bytes of a response
+    retries: int = 5  # further attempts of a request after a timeout, a connection error or a 5xx
+    backoff_seconds: float = 1.0  # the wait before the first retry; doubled for each next one (at most 60 s)
+    requests_per_minute: int = 0  # a cap of this pipeline's own, below the plan's limit; 0: the rate headers only
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,7 @@ class Settings:
     validation_workers: int = 1  # processes that validate a day's files
     max_deactivation_share: float = 0.2  # of the agents active on the day before; 1: no limit
     staging_retention_days: int = 30  # stg_agents keeps the days after the newest staged one minus this; 0: all
+    freshdesk: ApiSettings | None = None  # None: no base_url, the raw folders are read as they are
 
     def raw_day(self, sync_date) -> Path:
         return self.raw_root / sync_date.isoformat()
@@ -56,7 +78,48 @@ def load_settings(config=None, environ: Mapping[str, str] | None = None) -> Sett
         or os.cpu_count() or 1,
         max_deactivation_share=share(value("max_deactivation_share")),
         staging_retention_days=retention_days(value("staging_retention_days")),
+        freshdesk=api_settings(config, environ),
     )
+
+
+def api_settings(config, environ: Mapping[str, str]) -> ApiSettings | None:
+    """``[freshdesk]``, each key overridden by ``FRESHDESK_<KEY>``; None when no base_url is set."""
+
+    def value(name):
+        return (environ.get(f"FRESHDESK_{name.upper()}") or config.get("freshdesk", name, fallback=API_DEFAULTS[name])
+                ).strip()
+
+    base_url = value("base_url").rstrip("/")
+    if not base_url:
+        return None
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingError(f"base_url (FRESHDESK_BASE_URL) must look like https://yourcompany.freshdesk.com,"
+                           f" not {base_url!r}")
+    if parts.username or parts.password:
+        raise SettingError("base_url (FRESHDESK_BASE_URL) must not hold credentials: the API key goes in the"
+                           f" environment variable {API_KEY_VARIABLE}")
+    return ApiSettings(
+        base_url=base_url,
+        api_key=environ.get(API_KEY_VARIABLE, "").strip(),
+        connections=max(1, whole_number("connections", value("connections"), "taken as 1", env="FRESHDESK_")),
+        timeout_seconds=seconds("timeout_seconds", value("timeout_seconds")),
+        retries=whole_number("retries", value("retries"), "a failed request is not tried again", env="FRESHDESK_"),
+        backoff_seconds=seconds("backoff_seconds", value("backoff_seconds")),
+        requests_per_minute=whole_number("requests_per_minute", value("requests_per_minute"),
+                                         "the rate-limit headers alone", env="FRESHDESK_"),
+    )
+
+
+def seconds(name: str, text: str) -> float:
+    """A ``[freshdesk]`` duration: a number of seconds above 0."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = -1.0
+    if not 0 < number < float("inf"):
+        raise SettingError(f"{name} (FRESHDESK_{name.upper()}) must be a number of seconds above 0, not {text!r}")
+    return number
 
 
 def share(text: str) -> float:
@@ -76,14 +139,16 @@ def retention_days(text: str) -> int:
     return whole_number("staging_retention_days", text, "0 keeps all staging", unit=" of days")
 
 
-def whole_number(name: str, text: str, zero_means: str, unit: str = "") -> int:
-    """A setting that is a whole number, 0 or more; SettingError names the setting otherwise."""
+def whole_number(name: str, text: str, zero_means: str, unit: str = "", env: str = "") -> int:
+    """A setting that is a whole number, 0 or more; SettingError names the setting (and its variable, ``env``
+    followed by the upper-case name, else the one ``ENVIRONMENT`` gives) otherwise."""
     try:
         number = int(text)
     except ValueError:
         number = -1
     if number < 0:
-        raise SettingError(f"{name} ({ENVIRONMENT[name]}) must be a whole number{unit}, 0 or more ({zero_means}),"
+        variable = f"{env}{name.upper()}" if env else ENVIRONMENT[name]
+        raise SettingError(f"{name} ({variable}) must be a whole number{unit}, 0 or more ({zero_means}),"
                            f" not {text!r}")
     return number
 

@@ -26,6 +26,10 @@ COUNT_LABELS = {  # what each count of agent_pipeline_runs says, in words: luigi
     "agents_reactivated": "reactivated this day", "staging_rows": "staging rows", "error_rows": "error rows",
     "rows_inserted": "agents inserted", "rows_updated": "agents changed", "rows_unchanged": "agents unchanged",
     "history_rows": "history rows",
+    "list_pages": "list pages fetched", "details_requested": "details requested",
+    "details_fetched": "details fetched", "details_missing": "details not found (404)",
+    "details_failed": "details calls failed", "requests": "API requests", "retries": "API retries",
+    "throttled_seconds": "seconds throttled", "fetch_errors": "details not fetched (error rows)",
 }
 
 

@@ -4,6 +4,7 @@ Layout of a day under the raw root::
 
     <raw root>/<YYYY-MM-DD>/agents/*.json          list pages: JSON arrays (who is active in this sync)
     <raw root>/<YYYY-MM-DD>/agent_details/*.json   detail responses: a JSON object or an array of them
+    <raw root>/<YYYY-MM-DD>/_manifest.json         what ExtractAgents fetched, when it did (pipeline.manifest)
 
 The output folder gets three kinds of Parquet part files (pipeline.handoff): the loaded fields of valid
 records, the ids the list pages name, and the rejects with every reason.
@@ -30,6 +31,7 @@ from typing import NamedTuple
 from pipeline.completeness import check_page_numbers
 from pipeline.errors import PipelineError
 from pipeline.handoff import PARTS, PartWriter, part_path
+from pipeline.manifest import check_files, check_page_records, fetch_error_rows, read_manifest
 from pipeline.strict_json import (
     UnreadableFile,
     duplicate_keys,
@@ -171,24 +173,30 @@ def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dic
                  workers: int = 1, accept_incomplete: bool = False) -> dict:
     """Validate every record of a raw day into ``out_dir``; returns the counts.
 
-    A day whose numbered list pages have a gap is refused unless ``accept_incomplete``.
+    A day whose numbered list pages have a gap, or that does not match its ``_manifest.json``, is refused
+    unless ``accept_incomplete``; the manifest's failed details calls become rejects.
     The files are dealt into chunks, each validated into its own part files (``valid-00003.jsonl`` …)
     by one of ``workers`` processes. Streams: a worker holds one raw file in memory at a time."""
     files = day_files(day_dir)
+    manifest = read_manifest(day_dir)
     if not accept_incomplete:
         list_pages = [os.path.basename(f.path) for f in files if f.kind == LIST]
         check_page_numbers(day_dir.name, day_dir / FOLDERS[LIST], list_pages)
+        if manifest:
+            check_files(day_dir, manifest, list_pages, sum(f.kind == DETAILS for f in files))
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = max(1, workers) if len(files) >= PARALLEL_FROM_FILES else 1
     # Several chunks per worker on a large day, for progress as they finish; few part files on a small one.
     chunk_count = 1 if workers == 1 else max(workers, min(workers * 8, len(files) // FILES_PER_CHUNK))
     chunks = [(files[n::chunk_count], out_dir, n) for n in range(chunk_count)]
     counts = dict.fromkeys(COUNTS, 0)
+    page_records = {}  # list page file name → its records
     done = 0
 
     def add(chunk_files, chunk_counts):
         nonlocal done
         done += len(chunk_files)
+        page_records.update(chunk_counts.pop("page_records"))
         for key, value in chunk_counts.items():
             counts[key] += value
         progress(done, len(files), counts)
@@ -204,7 +212,21 @@ def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dic
             if workers in _pools:
                 _pools.pop(workers).shutdown()
             raise
+    if manifest:
+        if not accept_incomplete:
+            check_page_records(day_dir, manifest, page_records)
+        counts["fetch_errors"] = write_rejects(out_dir, chunk_count, fetch_error_rows(day_dir.name, manifest))
     return {"files_read": len(files), **counts}
+
+
+def write_rejects(out_dir: Path, part: int, rows: list[tuple]) -> int:
+    """Rejects that come from no file's records (handoff.REJECT_COLUMNS) as part files numbered ``part``."""
+    if rows:
+        with ExitStack() as stack:
+            outputs = _Outputs(out_dir, part, stack)
+            for agent_id, source_file, index, error_type, message, raw_json in rows:
+                outputs.rejects.write((agent_id, source_file, index, error_type, visible_text(message), raw_json))
+    return len(rows)
 
 
 _pools = {}
@@ -257,7 +279,7 @@ def _validate_chunk(chunk) -> dict:
 
 def validate_files(files: list[RawFile], out_dir: Path, part: int) -> dict:
     """Validate ``files`` into the part files numbered ``part``; returns their counts."""
-    counts = dict.fromkeys(COUNTS, 0)
+    counts = dict.fromkeys(COUNTS, 0) | {"page_records": {}}
     with ExitStack() as stack:
         stack.enter_context(_fewer_collections())
         outputs = _Outputs(out_dir, part, stack)
@@ -297,6 +319,8 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
             reason, text = f"$: not valid JSON: {error}", visible_file_text(data, PARSE_ERROR_TEXT_LIMIT)
         outputs.rejects.write(reject_row(raw_file, None, PARSE_ERROR, [reason], json_text(text), None))
         return
+    if raw_file.kind == LIST:
+        counts["page_records"][os.path.basename(raw_file.path)] = len(records)
     schema = SCHEMAS[raw_file.kind]
     unstorable_possible = may_hold_unstorable(data)  # rare: then each record's loaded text is looked at
     for index, record in enumerate(records):

@@ -3,6 +3,7 @@ import html
 import re
 
 from pipeline.database import run_sql_file
+from pipeline.manifest import FETCH_ERROR
 from pipeline.metrics import COUNT_LABELS
 from pipeline.raw import PARSE_ERROR
 from pipeline.tables import RUN_COUNTS
@@ -24,6 +25,8 @@ def reason_group(error_type: str, reason: str) -> str:
     first and the schema's words last, so the last rule phrase is the rule's."""
     if error_type == PARSE_ERROR:
         return "file is not valid JSON"
+    if error_type == FETCH_ERROR:  # "GET <url>: <what it answered>; no record …": the answer, without the agent
+        return "details call: " + re.sub(r"^GET \S+: ", "", reason).split(";")[0]
     path, _, message = reason.partition(": ")
     duplicate = re.match(r'(duplicate key ".*?") \(values ', message)
     if duplicate:

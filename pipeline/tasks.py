@@ -1,5 +1,6 @@
 """The daily graph: RawAgentsDay → ValidateRaw → TransformAgents → LoadStaging → UpsertAgents → SnapshotHistory,
-plus StatusReport (an HTML page per day) and Reprocess (forget days so that they load again)."""
+plus StatusReport (an HTML page per day) and Reprocess (forget days so that they load again). With
+``[freshdesk] base_url`` set, ExtractAgents (the day fetched from the API) takes RawAgentsDay's place."""
 import datetime
 import json
 import logging
@@ -34,7 +35,9 @@ logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own
 
 
 class DayTask(luigi.Task):
-    sync_date = SyncDateParameter(description="The sync day: the raw folder <raw_root>/YYYY-MM-DD to load.")
+    sync_date = SyncDateParameter(default=datetime.date.today(),
+                                  description="The sync day: the raw folder <raw_root>/YYYY-MM-DD to load"
+                                              " (default: today, the machine's local date).")
 
     @property
     def settings(self):
@@ -81,6 +84,12 @@ class RawAgentsDay(luigi.ExternalTask):
         return found
 
 
+def raw_day_task(sync_date) -> luigi.Task:
+    """Where a day's raw files come from: the Freshdesk API when ``[freshdesk] base_url`` is set, else a
+    folder someone else wrote."""
+    return ExtractAgents(sync_date) if load_settings().freshdesk else RawAgentsDay(sync_date)
+
+
 class FileDayTask(DayTask):
     """A day task whose output is a folder under the output root, written atomically."""
 
@@ -110,13 +119,47 @@ class FileDayTask(DayTask):
         raise NotImplementedError
 
 
+class ExtractAgents(FileDayTask):
+    """The raw day fetched from the Freshdesk API (pipeline.extract): its list pages, the details of the known
+    agents they do not name, and ``_manifest.json``; written to a temporary folder, renamed when complete.
+    Only today can be fetched: the API gives the agents as they are now."""
+
+    def output(self):
+        return luigi.LocalTarget(str(self.settings.raw_day(self.sync_date)))
+
+    def run(self):
+        today = datetime.date.today()
+        if self.sync_date != today:
+            raise PipelineError(f"cannot fetch {self.sync_date} from Freshdesk: the API gives the agents as they are"
+                                f" now, so only today ({today}) can be fetched; {self.output().path} does not exist,"
+                                " and an earlier day loads only from its raw folder")
+        super().run()
+
+    def write(self, tmp: Path) -> dict:
+        from pipeline.extract import extract_day, known_agent_ids, run_counts
+        from pipeline.freshdesk import FreshdeskApi
+
+        api = FreshdeskApi(self.settings.freshdesk)
+        dsn = database_dsn(self.settings)
+        ensure_schema(dsn)
+        with reported_outage(dsn, f"{self} (reading the known agents)"), closing(connect(dsn)) as connection, \
+                connection.cursor() as cursor:
+            loaded = [row["agent_id"] for row in run_sql_file(cursor, "070_known_agent_ids.sql", {})]
+        try:
+            manifest = extract_day(api, tmp, self.sync_date, known_agent_ids(loaded, self.settings.raw_root,
+                                                                                self.sync_date), self.report)
+        finally:
+            api.close()
+        return run_counts(manifest)
+
+
 class ValidateRaw(FileDayTask):
     """Valid records, list ids and rejects of one raw day, as line-delimited JSON."""
 
     stage = "validated"
 
     def requires(self):
-        return RawAgentsDay(self.sync_date)
+        return raw_day_task(self.sync_date)
 
     def produce(self, input_dir, out_dir):
         from pipeline.spark import start_in_background

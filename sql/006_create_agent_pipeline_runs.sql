@@ -24,6 +24,17 @@ create table if not exists agent_pipeline_runs (
     rows_updated integer,
     rows_unchanged integer,
     history_rows integer,
+    -- ExtractAgents (a day fetched from the Freshdesk API)
+    list_pages integer,
+    details_requested integer,
+    details_fetched integer,
+    details_missing integer,
+    details_failed integer,
+    requests integer,
+    retries integer,
+    throttled_seconds double precision,
+    -- ValidateRaw: details calls that answered 404 or failed (FETCH_ERROR rows)
+    fetch_errors integer,
     primary key (run_id, task, sync_date)
 );
 create index if not exists agent_pipeline_runs_sync_date on agent_pipeline_runs (sync_date);
@@ -31,3 +42,12 @@ create index if not exists agent_pipeline_runs_sync_date on agent_pipeline_runs 
 -- added after the first release: databases created before it get the column here
 alter table agent_pipeline_runs add column if not exists list_records integer;
 alter table agent_pipeline_runs add column if not exists records_warned integer;
+alter table agent_pipeline_runs add column if not exists list_pages integer;
+alter table agent_pipeline_runs add column if not exists details_requested integer;
+alter table agent_pipeline_runs add column if not exists details_fetched integer;
+alter table agent_pipeline_runs add column if not exists details_missing integer;
+alter table agent_pipeline_runs add column if not exists details_failed integer;
+alter table agent_pipeline_runs add column if not exists requests integer;
+alter table agent_pipeline_runs add column if not exists retries integer;
+alter table agent_pipeline_runs add column if not exists throttled_seconds double precision;
+alter table agent_pipeline_runs add column if not exists fetch_errors integer;

@@ -4,7 +4,9 @@ insert into agent_pipeline_runs (
     files_read, records_read, records_valid, records_invalid, records_warned, parse_errors, list_records,
     duplicates_resolved,
     agents_staged, agents_active, agents_deactivated, agents_reactivated, staging_rows, error_rows,
-    rows_inserted, rows_updated, rows_unchanged, history_rows
+    rows_inserted, rows_updated, rows_unchanged, history_rows,
+    list_pages, details_requested, details_fetched, details_missing, details_failed, requests, retries,
+    throttled_seconds, fetch_errors
 )
 values (
     %(run_id)s, %(task)s, %(sync_date)s, %(started_at)s, clock_timestamp(),
@@ -12,7 +14,9 @@ values (
     %(list_records)s,
     %(duplicates_resolved)s, %(agents_staged)s, %(agents_active)s, %(agents_deactivated)s,
     %(agents_reactivated)s, %(staging_rows)s, %(error_rows)s, %(rows_inserted)s, %(rows_updated)s,
-    %(rows_unchanged)s, %(history_rows)s
+    %(rows_unchanged)s, %(history_rows)s,
+    %(list_pages)s, %(details_requested)s, %(details_fetched)s, %(details_missing)s, %(details_failed)s,
+    %(requests)s, %(retries)s, %(throttled_seconds)s, %(fetch_errors)s
 )
 on conflict (run_id, task, sync_date) do update set
     started_at = excluded.started_at,
@@ -34,4 +38,13 @@ on conflict (run_id, task, sync_date) do update set
     rows_inserted = excluded.rows_inserted,
     rows_updated = excluded.rows_updated,
     rows_unchanged = excluded.rows_unchanged,
-    history_rows = excluded.history_rows
+    history_rows = excluded.history_rows,
+    list_pages = excluded.list_pages,
+    details_requested = excluded.details_requested,
+    details_fetched = excluded.details_fetched,
+    details_missing = excluded.details_missing,
+    details_failed = excluded.details_failed,
+    requests = excluded.requests,
+    retries = excluded.retries,
+    throttled_seconds = excluded.throttled_seconds,
+    fetch_errors = excluded.fetch_errors

@@ -178,6 +178,11 @@ def test_two_workers_load_days_of_many_files_to_the_same_tables(pipeline_env, tm
     ("VALIDATION_WARNING", '$.role_ids: {"a": [1, …], …} is not of type "null", "array"',
      '$.role_ids: … is not of type "null", "array"'),
     ("PARSE_ERROR", "$: not valid JSON: Expecting value", "file is not valid JSON"),
+    ("FETCH_ERROR", "GET https://acme.freshdesk.com/api/v2/agents/7: 404 Not Found: the agent is no longer in"
+                    " Freshdesk (deleted); no record of it on this day",
+     "details call: 404 Not Found: the agent is no longer in Freshdesk (deleted)"),
+    ("FETCH_ERROR", "GET https://acme.freshdesk.com/api/v2/agents/8: 500 Internal Server Error, 6 attempts; no"
+                    " record of the agent on this day", "details call: 500 Internal Server Error, 6 attempts"),
 ])
 def test_reason_group(error_type, reason, group):
     assert reason_group(error_type, reason) == group

@@ -8,10 +8,10 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -53,6 +53,11 @@ EXPECTED = {
     "luigi --module pipeline SnapshotHistory --sync-date 2024-01-02 --scheduler-host 127.0.0.1 --scheduler-port 8082":
         (0, "Did not run any tasks"),
     "luigi --module pipeline StatusReport --sync-date 2024-01-03": (0, "wrote output/reports/2024-01-03.html"),
+    "python -m bench.freshdesk_server --agents 250 --port 8089 --key demo &":
+        (None, "(a server: started in the background, stopped at the end)"),
+    "FRESHDESK_BASE_URL=http://127.0.0.1:8089 FRESHDESK_API_KEY=demo PIPELINE_OUTPUT_ROOT=output/demo"
+    " PIPELINE_RAW_ROOT=output/demo/raw luigi --module pipeline ExtractAgents": (0, "page 3 (250 agents listed)"),
+    "PIPELINE_OUTPUT_ROOT=output/demo python -m pipeline.localdb stop": (0, "stopped the embedded PostgreSQL in"),
     "select * from agent_status_periods where agent_id = 11200000004 order by valid_from;": (0, "(3 rows)"),
     "luigi --module pipeline SnapshotHistory --sync-date 2024-01-02 --accept-incomplete-days 2024-01-02":
         (0, "Did not run any tasks"),
@@ -63,6 +68,7 @@ EXPECTED = {
     "python -m bench.ops": (0, HELP_ONLY),
     "python -m bench.merge": (0, HELP_ONLY),
     "python -m bench.workers": (0, HELP_ONLY),
+    "python -m bench.extract": (0, HELP_ONLY),
     "make clean": (0, "stopped the embedded PostgreSQL in"),
 }
 
@@ -134,14 +140,16 @@ def substitute(command: str, expected_text) -> str:
     return command
 
 
-def wait_for_luigid(port: int) -> None:
+def wait_for_server(command: str) -> None:
+    """Until the server a background command starts answers on its ``--port``."""
+    port = int(re.search(r"--port (\d+)", command).group(1))
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/task_list?data=%7B%7D", timeout=1).close()
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
         except OSError:
-            assert time.monotonic() < deadline, "luigid did not start"
+            assert time.monotonic() < deadline, f"{command}: nothing answers on port {port}"
             time.sleep(0.2)
 
 
@@ -153,11 +161,11 @@ def test_every_readme_command_runs_as_written_and_does_what_the_readme_says(repo
     servers, outputs = [], {}
     try:
         for command, (code, expected) in EXPECTED.items():
-            if code is None and command.endswith("&"):  # luigid: started here, stopped below
+            if code is None and command.endswith("&"):  # luigid, the API stand-in: started here, stopped below
                 servers.append(subprocess.Popen(["bash", "-c", f"exec {command[:-1]}"], cwd=repository_copy, env=env,
                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                                 start_new_session=True))
-                wait_for_luigid(8082)
+                wait_for_server(command)
                 continue
             if code is None:
                 continue
@@ -172,6 +180,11 @@ def test_every_readme_command_runs_as_written_and_does_what_the_readme_says(repo
             assert "Traceback" not in output, f"{command}\n{output[-3000:]}"
             if command == "make stop-db":
                 assert running_pid(pgdata) is None  # no postmaster left
+            if command.endswith("ExtractAgents"):  # the day fetched, complete
+                manifest = next((repository_copy / "output" / "demo" / "raw").glob("*/_manifest.json"))
+                assert '"list_records": 250' in manifest.read_text(encoding="utf-8")
+            if command.endswith("localdb stop"):  # the fetching demo's own server
+                assert running_pid(repository_copy / "output" / "demo" / "pgdata") is None
             if command == "make clean":
                 assert not (repository_copy / "output").exists() and running_pid(pgdata) is None
             if expected == "Did not run any tasks":
