@@ -153,9 +153,10 @@ class FreshdeskApi:
             session = requests.Session()
             session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0))
             session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0))
-            session.auth = (self.settings.api_key, "X")  # Freshdesk: the key as user name, any password
+            # Freshdesk: the key as user name, any password. (requests drops it on a redirect to another host, and
+            # reads HTTPS_PROXY and REQUESTS_CA_BUNDLE from the environment.)
+            session.auth = (self.settings.api_key, "X")
             session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
-            session.trust_env = False  # no ~/.netrc credentials in place of the key
             self._local.session = session
             with self._counts_lock:
                 self._sessions.append(session)
