@@ -199,10 +199,13 @@ def main(argv=None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds each answer takes")
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--key", default="demo", help="the API key the server accepts")
+    parser.add_argument("--fail-list", type=int, default=None, metavar="STATUS",
+                        help="every list page answers this status (a list endpoint that is down, e.g. 503)")
     args = parser.parse_args(argv)
     account = Account.synthetic(args.agents, args.deactivated)
     with FakeFreshdesk(account, args.key, rate_limit=args.rate_limit, port=args.port,
                        latency_seconds=args.latency) as server:
+        server.always = args.fail_list
         print(f"Freshdesk API v2 (agents) on {server.base_url}, key {args.key!r}; Ctrl-C stops it", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             server.thread.join()
