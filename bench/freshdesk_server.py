@@ -65,6 +65,16 @@ class Account:
                 details[record["id"]] = record
         return cls(listed, details)
 
+    def write_raw_day(self, day_dir: Path) -> None:
+        """The account as a hand-laid export of a day: list pages of 100 and every agent's details."""
+        (day_dir / "agents").mkdir(parents=True)
+        (day_dir / "agent_details").mkdir()
+        for start in range(0, len(self.listed), MAX_PER_PAGE):
+            page = self.listed[start:start + MAX_PER_PAGE]
+            (day_dir / "agents" / f"{start // MAX_PER_PAGE + 1}.json").write_text(json.dumps(page), encoding="utf-8")
+        for agent_id, record in self.details.items():
+            (day_dir / "agent_details" / f"{agent_id}.json").write_text(json.dumps(record), encoding="utf-8")
+
 
 class FakeFreshdesk:
     """The server, on 127.0.0.1 in a thread of this process: ``with FakeFreshdesk(account, "key") as api:``,

@@ -52,7 +52,9 @@ def run_summary_rows(cursor, run_id: str = RUN_ID) -> list[dict]:
 
 
 def format_summary(rows: list[dict], run_id: str = RUN_ID) -> str:
-    """A plain-text table, one line per sync date; '-' where no task of this run recorded the count."""
+    """A plain-text table, one line per sync date; '-' where no task of this run recorded the count. A day of
+    which this run only fetched the raw files (ExtractAgents, whose counts its own log line gives) has no line."""
+    rows = [row for row in rows if any(row[key] is not None for key, _ in SUMMARY_COLUMNS[1:])]
     if not rows:
         return ""
     cells = [[title for _, title in SUMMARY_COLUMNS]]

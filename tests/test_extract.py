@@ -256,16 +256,6 @@ def test_freshdesk_settings():
         FreshdeskApi(ApiSettings("https://acme.freshdesk.com", ""))
 
 
-def write_raw_day(account: Account, day_dir) -> None:
-    """A raw day as a hand-laid export would hold the account: list pages of 100 and every agent's details."""
-    (day_dir / "agents").mkdir(parents=True)
-    (day_dir / "agent_details").mkdir()
-    for start in range(0, len(account.listed), 100):
-        (day_dir / "agents" / f"{start // 100 + 1}.json").write_text(json.dumps(account.listed[start:start + 100]))
-    for agent_id, record in account.details.items():
-        (day_dir / "agent_details" / f"{agent_id}.json").write_text(json.dumps(record))
-
-
 def extract_env(server, raw_root, output_root, dsn, **freshdesk):
     env = cli_env(raw_root=raw_root, output_root=output_root, pg_dsn=dsn)
     env.update({"FRESHDESK_BASE_URL": server.base_url, "FRESHDESK_API_KEY": KEY, "FRESHDESK_BACKOFF_SECONDS": "0.01"})
@@ -284,7 +274,7 @@ def test_today_is_fetched_and_loaded_end_to_end_once_even_after_a_kill(database,
     loads the day (in this process, with its Spark session); a third run does nothing. The command-line run
     of the README's "Trying it locally" (tests/test_readme.py) loads a fetched day through Spark's own JVM."""
     raw_root, output_root = tmp_path / "raw", tmp_path / "output"
-    write_raw_day(Account.synthetic(261), raw_root / (TODAY - datetime.timedelta(days=1)).isoformat())
+    Account.synthetic(261).write_raw_day(raw_root / (TODAY - datetime.timedelta(days=1)).isoformat())
     today = Account.synthetic(250, 11)
     deleted = FIRST + 260
     del today.details[deleted]

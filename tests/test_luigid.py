@@ -1,4 +1,5 @@
-"""A day run against a real luigid: the scheduler sees the five tasks DONE."""
+"""A day run against a real luigid: the scheduler sees the six tasks DONE, with their counts."""
+import datetime
 import json
 import os
 import signal
@@ -8,11 +9,16 @@ import time
 import urllib.parse
 import urllib.request
 
+import luigi
 import pytest
+from luigi.execution_summary import LuigiStatusCode
 
-from conftest import FIXTURES, cli, cli_env, free_port
+from bench.freshdesk_server import Account, FakeFreshdesk
+from conftest import free_port
+from pipeline.tasks import SnapshotHistory
 
-DAY_TASKS = {"ValidateRaw", "TransformAgents", "LoadStaging", "UpsertAgents", "SnapshotHistory"}
+DAY_TASKS = {"ExtractAgents", "ValidateRaw", "TransformAgents", "LoadStaging", "UpsertAgents", "SnapshotHistory"}
+TODAY = datetime.date.today()
 
 
 def api(port, method, **data):
@@ -46,18 +52,29 @@ def luigid(tmp_path):
 
 
 @pytest.mark.heavy
-def test_a_day_runs_against_luigid(luigid, tmp_path, database):
-    env = cli_env(raw_root=FIXTURES, output_root=tmp_path / "output", pg_dsn=database)
-    result = cli("SnapshotHistory", "--sync-date", "2024-01-02",
-                 "--scheduler-host", "127.0.0.1", "--scheduler-port", str(luigid), env=env)
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_a_fetched_day_runs_against_luigid(luigid, tmp_path, database, spark, monkeypatch):
+    """Today fetched from the API stand-in (three list pages; five known agents no longer listed) and loaded by a
+    worker in this process, scheduled by a real luigid: the visualizer shows every task DONE with its counts."""
+    yesterday, today = TODAY - datetime.timedelta(days=1), Account.synthetic(250, 5)
+    Account.synthetic(255).write_raw_day(tmp_path / "raw" / yesterday.isoformat())
+    with FakeFreshdesk(today, "luigid-test-key") as server:
+        for name, value in {"PIPELINE_RAW_ROOT": tmp_path / "raw", "PIPELINE_OUTPUT_ROOT": tmp_path / "output",
+                            "PIPELINE_PG_DSN": database, "FRESHDESK_BASE_URL": server.base_url,
+                            "FRESHDESK_API_KEY": "luigid-test-key"}.items():
+            monkeypatch.setenv(name, str(value))
+        result = luigi.build([SnapshotHistory(sync_date=TODAY)], local_scheduler=False, scheduler_host="127.0.0.1",
+                             scheduler_port=luigid, detailed_summary=True, log_level="WARNING")
+    assert result.status == LuigiStatusCode.SUCCESS, result.summary_text
     done = api(luigid, "task_list", status="DONE")
     assert {task["name"] for task in done.values()} >= DAY_TASKS
-    assert {task["params"]["sync_date"] for task in done.values() if task["name"] in DAY_TASKS} == {"2024-01-02"}
+    assert {task["params"]["sync_date"] for task in done.values() if task["name"] in DAY_TASKS} == {TODAY.isoformat()}
     messages = {task["name"]: (task["status_message"], task["progress_percentage"]) for task in done.values()}
-    assert messages["ValidateRaw"] == ("files read: 7, records read: 10, records valid: 10, records rejected: 0, "
+    assert messages["ExtractAgents"] == (
+        "list pages fetched: 3, list records: 250, details requested: 5, details fetched: 5, details not found"
+        " (404): 0, details calls failed: 0, API requests: 8, API retries: 0, seconds throttled: 0.0", 100)
+    assert messages["ValidateRaw"] == ("files read: 8, records read: 255, records valid: 255, records rejected: 0, "
                                        "records loaded with warnings: 0, unreadable details files: 0,"
-                                       " list records: 4", 100)
-    assert messages["LoadStaging"] == ("staging rows: 6, error rows: 0", 100)
+                                       " list records: 250, details not fetched (error rows): 0", 100)
+    assert messages["LoadStaging"] == ("staging rows: 255, error rows: 0", 100)
     assert messages["SnapshotHistory"][0].startswith(
-        "history rows: 6, active on this day: 3, inactive on this day (newly or not): 3")
+        "history rows: 255, active on this day: 250, inactive on this day (newly or not): 5")

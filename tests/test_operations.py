@@ -83,6 +83,8 @@ def test_the_summary_is_a_table_per_day():
     assert text.splitlines()[2].split() == ["2024-01-01", "1,200", "0", "2", "-", "6", "5", "1", "0", "6", "0", "0",
                                             "6"]
     assert format_summary([]) == ""
+    fetched_only = dict.fromkeys(rows[0], None) | {"sync_date": DAY2}  # a run that only fetched the day
+    assert format_summary([fetched_only]) == "" and len(format_summary(rows + [fetched_only]).splitlines()) == 3
 
 
 def staging_days(dsn):

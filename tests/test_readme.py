@@ -53,11 +53,13 @@ EXPECTED = {
     "luigi --module pipeline SnapshotHistory --sync-date 2024-01-02 --scheduler-host 127.0.0.1 --scheduler-port 8082":
         (0, "Did not run any tasks"),
     "luigi --module pipeline StatusReport --sync-date 2024-01-03": (0, "wrote output/reports/2024-01-03.html"),
-    "python -m bench.freshdesk_server --agents 250 --port 8089 --key demo &":
+    ".venv/bin/python -m bench.freshdesk_server --agents 250 --port 8089 --key demo &":
         (None, "(a server: started in the background, stopped at the end)"),
     "FRESHDESK_BASE_URL=http://127.0.0.1:8089 FRESHDESK_API_KEY=demo PIPELINE_OUTPUT_ROOT=output/demo"
-    " PIPELINE_RAW_ROOT=output/demo/raw luigi --module pipeline ExtractAgents": (0, "page 3 (250 agents listed)"),
-    "PIPELINE_OUTPUT_ROOT=output/demo python -m pipeline.localdb stop": (0, "stopped the embedded PostgreSQL in"),
+    " PIPELINE_RAW_ROOT=output/demo/raw .venv/bin/luigi --module pipeline ExtractAgents":
+        (0, "page 3 (250 agents listed)"),
+    "PIPELINE_OUTPUT_ROOT=output/demo .venv/bin/python -m pipeline.localdb stop":
+        (0, "stopped the embedded PostgreSQL in"),
     "select * from agent_status_periods where agent_id = 11200000004 order by valid_from;": (0, "(3 rows)"),
     "luigi --module pipeline SnapshotHistory --sync-date 2024-01-02 --accept-incomplete-days 2024-01-02":
         (0, "Did not run any tasks"),
@@ -180,9 +182,10 @@ def test_every_readme_command_runs_as_written_and_does_what_the_readme_says(repo
             assert "Traceback" not in output, f"{command}\n{output[-3000:]}"
             if command == "make stop-db":
                 assert running_pid(pgdata) is None  # no postmaster left
-            if command.endswith("ExtractAgents"):  # the day fetched, complete
+            if command.endswith("ExtractAgents"):  # the day fetched, complete; nothing loaded, nothing summed up
                 manifest = next((repository_copy / "output" / "demo" / "raw").glob("*/_manifest.json"))
                 assert '"list_records": 250' in manifest.read_text(encoding="utf-8")
+                assert "Agents pipeline summary" not in output
             if command.endswith("localdb stop"):  # the fetching demo's own server
                 assert running_pid(repository_copy / "output" / "demo" / "pgdata") is None
             if command == "make clean":
