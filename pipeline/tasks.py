@@ -132,7 +132,7 @@ class ExtractAgents(FileDayTask):
         if self.sync_date != today:
             raise PipelineError(f"cannot fetch {self.sync_date} from Freshdesk: the API gives the agents as they are"
                                 f" now, so only today ({today}) can be fetched; {self.output().path} does not exist,"
-                                " and an earlier day loads only from its raw folder")
+                                " and any other day loads only from its raw folder")
         super().run()
 
     def write(self, tmp: Path) -> dict:
