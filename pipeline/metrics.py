@@ -30,6 +30,8 @@ COUNT_LABELS = {  # what each count of agent_pipeline_runs says, in words: luigi
     "details_fetched": "details fetched", "details_missing": "details not found (404)",
     "details_failed": "details calls failed", "requests": "API requests", "retries": "API retries",
     "throttled_seconds": "seconds throttled", "fetch_errors": "details not fetched (error rows)",
+    "versions_opened": "versions opened", "versions_closed": "versions closed",
+    "agents_replayed": "agents whose versions were replayed (late or re-processed day)",
 }
 
 

@@ -46,5 +46,5 @@ RUN_COUNTS = (
     "agents_staged", "agents_active", "agents_deactivated", "agents_reactivated", "staging_rows", "error_rows",
     "rows_inserted", "rows_updated", "rows_unchanged", "history_rows",
     "list_pages", "details_requested", "details_fetched", "details_missing", "details_failed", "requests", "retries",
-    "throttled_seconds", "fetch_errors",
+    "throttled_seconds", "fetch_errors", "versions_opened", "versions_closed", "agents_replayed",
 )

@@ -306,8 +306,9 @@ class UpsertAgents(DatabaseDayTask):
 
 
 class SnapshotHistory(DatabaseDayTask):
-    """Records the day's status of every staged agent in ``agent_status_history``; then, the day done, drops
-    the staging of done days older than ``staging_retention_days`` (pipeline.partitions)."""
+    """Records the day's status of every staged agent in ``agent_status_history`` and the versions of the agents
+    whose values changed in ``agent_versions``; then, the day done, drops the staging of done days older than
+    ``staging_retention_days`` (pipeline.partitions)."""
 
     table = "agent_status_history"
     day_partitioned = True
@@ -322,10 +323,14 @@ class SnapshotHistory(DatabaseDayTask):
                              done_marker=lambda day: SnapshotHistory(sync_date=day).task_id)
 
     def write(self, cursor):
-        self.report("writing the day's history rows", 10)
+        self.report("waiting for agent_versions (one day's versions at a time)", 5)
+        self.execute_sql_file(cursor, "022_lock_agent_versions.sql")
+        self.report("recording the versions of the agents that changed", 10)
+        versions = self.execute_sql_file(cursor, "023_record_agent_versions.sql")
+        self.report("writing the day's history rows", 60)
         self.empty_day_partition(cursor)
         counts = self.execute_sql_file(cursor, "020_snapshot_history.sql")
-        return counts | self.execute_sql_file(cursor, "021_day_status_counts.sql")
+        return counts | self.execute_sql_file(cursor, "021_day_status_counts.sql") | versions
 
 
 class StatusReport(DayTask):

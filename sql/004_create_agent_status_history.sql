@@ -33,3 +33,7 @@ $$;
 
 -- one partition per sync date of the table set aside above, then drop it
 select move_into_day_partitions('agent_status_history');
+
+-- added with agent_versions: the fields that no record of the agent carried that day (null: it carried every
+-- one), so that a late or re-processed day can replay the agent's later days (sql/013_create_record_agent_versions.sql)
+alter table agent_status_history add column if not exists absent_fields text[];

@@ -35,6 +35,10 @@ create table if not exists agent_pipeline_runs (
     throttled_seconds double precision,
     -- ValidateRaw: details calls that answered 404 or failed (FETCH_ERROR rows)
     fetch_errors integer,
+    -- SnapshotHistory: agent_versions
+    versions_opened integer,
+    versions_closed integer,
+    agents_replayed integer,
     primary key (run_id, task, sync_date)
 );
 create index if not exists agent_pipeline_runs_sync_date on agent_pipeline_runs (sync_date);
@@ -51,3 +55,6 @@ alter table agent_pipeline_runs add column if not exists requests integer;
 alter table agent_pipeline_runs add column if not exists retries integer;
 alter table agent_pipeline_runs add column if not exists throttled_seconds double precision;
 alter table agent_pipeline_runs add column if not exists fetch_errors integer;
+alter table agent_pipeline_runs add column if not exists versions_opened integer;
+alter table agent_pipeline_runs add column if not exists versions_closed integer;
+alter table agent_pipeline_runs add column if not exists agents_replayed integer;

@@ -6,7 +6,7 @@ insert into agent_pipeline_runs (
     agents_staged, agents_active, agents_deactivated, agents_reactivated, staging_rows, error_rows,
     rows_inserted, rows_updated, rows_unchanged, history_rows,
     list_pages, details_requested, details_fetched, details_missing, details_failed, requests, retries,
-    throttled_seconds, fetch_errors
+    throttled_seconds, fetch_errors, versions_opened, versions_closed, agents_replayed
 )
 values (
     %(run_id)s, %(task)s, %(sync_date)s, %(started_at)s, clock_timestamp(),
@@ -16,7 +16,8 @@ values (
     %(agents_reactivated)s, %(staging_rows)s, %(error_rows)s, %(rows_inserted)s, %(rows_updated)s,
     %(rows_unchanged)s, %(history_rows)s,
     %(list_pages)s, %(details_requested)s, %(details_fetched)s, %(details_missing)s, %(details_failed)s,
-    %(requests)s, %(retries)s, %(throttled_seconds)s, %(fetch_errors)s
+    %(requests)s, %(retries)s, %(throttled_seconds)s, %(fetch_errors)s, %(versions_opened)s,
+    %(versions_closed)s, %(agents_replayed)s
 )
 on conflict (run_id, task, sync_date) do update set
     started_at = excluded.started_at,
@@ -47,4 +48,7 @@ on conflict (run_id, task, sync_date) do update set
     requests = excluded.requests,
     retries = excluded.retries,
     throttled_seconds = excluded.throttled_seconds,
-    fetch_errors = excluded.fetch_errors
+    fetch_errors = excluded.fetch_errors,
+    versions_opened = excluded.versions_opened,
+    versions_closed = excluded.versions_closed,
+    agents_replayed = excluded.agents_replayed

@@ -34,6 +34,7 @@ def tables(dsn):
         "stg_agents": query(dsn, f"select {DATA_COLUMNS} from stg_agents order by sync_date, agent_id"),
         "agents": query(dsn, f"select {AGENT_COLUMNS} from agents order by agent_id"),
         "agent_status_history": query(dsn, "select * from agent_status_history order by sync_date, agent_id"),
+        "agent_versions": query(dsn, "select * from agent_versions order by agent_id, valid_from"),
         "agent_pipeline_errors": query(
             dsn, "select agent_id, sync_date, source_file, record_index, error_type, error_message, raw_record"
                  " from agent_pipeline_errors order by sync_date, source_file, record_index"),

@@ -1,0 +1,303 @@
+-- record_agent_versions(day): bring agent_versions up to date with the day's staging rows, before
+-- SnapshotHistory replaces the day's history rows (it reads them: they say who was recorded that day before).
+-- Returns the versions opened and closed, and the agents whose versions were replayed.
+--
+-- Each agent staged that day, or recorded that day before (a re-processed day), takes one of three paths:
+-- - none: the day's values (absent fields taken from the version holding the day) equal that version's, and
+--   the day is new for the agent, or re-processed with the same fields carried: nothing changes;
+-- - open: the agent's first version, or a change on the agent's newest day: the current version is closed at
+--   the day, and a version opens with the day's values. Most days' work is only this;
+-- - replay: any other case (a change on a late day, a re-processed day that changed, an agent gone from a
+--   re-processed day): the agent's versions are computed again from its recorded days (each day's values
+--   are those of the version holding it, less the fields the day did not carry; the day itself from staging).
+-- So the work follows the agents that changed, and a late day's neighbours, not the number of days loaded.
+-- Days recorded before agent_versions existed have no version and are not replayed: versions begin with the
+-- first day loaded by this version of the pipeline (re-process older days to include them).
+create or replace function record_agent_versions(day date)
+returns table (versions_opened bigint, versions_closed bigint, agents_replayed bigint)
+language plpgsql
+-- a day's agents joined with their versions in memory (PostgreSQL's default, 4MB, sorts them on disk)
+set work_mem = '256MB'
+as $$
+declare
+    opened bigint;
+    closed bigint;
+    replayed bigint;
+begin
+    drop table if exists pg_temp.version_work;
+    create temp table version_work on commit drop as
+    with
+
+    observed as (
+        select agent_id, absent_fields, email, name, job_title, language, mobile, phone, time_zone, available,
+            deactivated, status, focus_mode, agent_operational_status, last_active_at, created_at, updated_at
+        from stg_agents
+        where sync_date = day
+    ),
+
+    recorded_before as (
+        select agent_id, coalesce(absent_fields, '{}') as absent_fields
+        from agent_status_history
+        where sync_date = day
+    ),
+
+    agents_of_the_day as (
+        select agent_id from observed
+        union
+        select agent_id from recorded_before
+    ),
+
+    -- the version holding the day: on most days the agent's current one (one join), else an earlier one
+    current_holding as (
+        select version.*
+        from agents_of_the_day as candidates
+        inner join agent_versions as version
+            on version.agent_id = candidates.agent_id and version.valid_to is null and version.valid_from <= day
+    ),
+
+    earlier_holding as (
+        select version.*
+        from agents_of_the_day as candidates
+        cross join lateral (
+            select *
+            from agent_versions as version
+            where version.agent_id = candidates.agent_id and version.valid_from <= day
+            order by version.valid_from desc
+            limit 1
+        ) as version
+        where not exists (select 1 from current_holding where current_holding.agent_id = candidates.agent_id)
+    ),
+
+    holding as (
+        select * from current_holding
+        union all
+        select * from earlier_holding
+    ),
+
+    compared as (
+        select
+            candidates.agent_id,
+            observed.agent_id is not null as is_observed,
+            recorded_before.agent_id is not null as was_recorded,
+            observed.absent_fields is not distinct from recorded_before.absent_fields as same_fields_carried,
+            holding.agent_id is not null as is_held,
+            holding.valid_to is null as held_by_current,
+            case when 'email' = any(observed.absent_fields) then holding.email else observed.email end as email,
+            case when 'name' = any(observed.absent_fields) then holding.name else observed.name end as name,
+            case when 'job_title' = any(observed.absent_fields) then holding.job_title
+                else observed.job_title end as job_title,
+            case when 'language' = any(observed.absent_fields) then holding.language
+                else observed.language end as language,
+            case when 'mobile' = any(observed.absent_fields) then holding.mobile else observed.mobile end as mobile,
+            case when 'phone' = any(observed.absent_fields) then holding.phone else observed.phone end as phone,
+            case when 'time_zone' = any(observed.absent_fields) then holding.time_zone
+                else observed.time_zone end as time_zone,
+            case when 'available' = any(observed.absent_fields) then holding.available
+                else observed.available end as available,
+            observed.deactivated,
+            observed.status,
+            case when 'focus_mode' = any(observed.absent_fields) then holding.focus_mode
+                else observed.focus_mode end as focus_mode,
+            case when 'agent_operational_status' = any(observed.absent_fields) then holding.agent_operational_status
+                else observed.agent_operational_status end as agent_operational_status,
+            case when 'last_active_at' = any(observed.absent_fields) then holding.last_active_at
+                else observed.last_active_at end as last_active_at,
+            case when 'created_at' = any(observed.absent_fields) then holding.created_at
+                else observed.created_at end as created_at,
+            case when 'updated_at' = any(observed.absent_fields) then holding.updated_at
+                else observed.updated_at end as updated_at,
+            holding.email as held_email, holding.name as held_name, holding.job_title as held_job_title,
+            holding.language as held_language, holding.mobile as held_mobile, holding.phone as held_phone,
+            holding.time_zone as held_time_zone, holding.available as held_available,
+            holding.deactivated as held_deactivated, holding.status as held_status,
+            holding.focus_mode as held_focus_mode, holding.agent_operational_status as held_agent_operational_status,
+            holding.last_active_at as held_last_active_at, holding.created_at as held_created_at,
+            holding.updated_at as held_updated_at
+        from agents_of_the_day as candidates
+        left join observed on observed.agent_id = candidates.agent_id
+        left join recorded_before on recorded_before.agent_id = candidates.agent_id
+        left join holding on holding.agent_id = candidates.agent_id
+    ),
+
+    classified as (
+        select
+            *,
+            (email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status, focus_mode,
+             agent_operational_status, last_active_at, created_at, updated_at)
+            is distinct from
+            (held_email, held_name, held_job_title, held_language, held_mobile, held_phone, held_time_zone,
+             held_available, held_deactivated, held_status, held_focus_mode, held_agent_operational_status,
+             held_last_active_at, held_created_at, held_updated_at) as changed
+        from compared
+    )
+
+    select
+        agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
+        focus_mode, agent_operational_status, last_active_at, created_at, updated_at,
+        case
+            when not is_observed then 'replay'
+            when was_recorded then 'replay'
+            -- no version on or before the day: the first, unless the agent has later ones
+            when not is_held and not exists (select 1 from agent_versions as later
+                                             where later.agent_id = classified.agent_id) then 'open'
+            when not is_held then 'replay'
+            -- a change on the agent's newest day
+            when held_by_current and not exists (
+                select 1 from agent_status_history as later
+                where later.agent_id = classified.agent_id and later.sync_date > day) then 'open'
+            else 'replay'
+        end as path,
+        is_held and held_by_current as closes_current
+    from classified
+    -- unchanged, and a day new for the agent or carrying the same fields as before: nothing to do
+    where not (is_held and not changed and (not was_recorded or same_fields_carried));
+
+    -- open: close the current version at the day, then open the day's
+    update agent_versions as version
+    set valid_to = day
+    from version_work as work
+    where work.path = 'open' and work.closes_current
+        and version.agent_id = work.agent_id and version.valid_to is null;
+    get diagnostics closed = row_count;
+
+    insert into agent_versions (
+        agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
+        focus_mode, agent_operational_status, last_active_at, created_at, updated_at, valid_from, valid_to
+    )
+    select
+        agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
+        focus_mode, agent_operational_status, last_active_at, created_at, updated_at, day, null
+    from version_work
+    where path = 'open';
+    get diagnostics opened = row_count;
+
+    -- replay: every recorded day of these agents (the day itself from staging), their values carried forward
+    -- field by field, runs of equal values become the versions
+    drop table if exists pg_temp.version_replay;
+    create temp table version_replay on commit drop as
+    with
+
+    replayed_agents as (
+        select agent_id from version_work where path = 'replay'
+    ),
+
+    recorded_days as (
+        select
+            history.agent_id,
+            history.sync_date as recorded_on,
+            coalesce(history.absent_fields, '{}') as absent_fields,
+            version.email, version.name, version.job_title, version.language, version.mobile, version.phone,
+            version.time_zone, version.available, version.deactivated, version.status, version.focus_mode,
+            version.agent_operational_status, version.last_active_at, version.created_at, version.updated_at
+        from agent_status_history as history
+        inner join agent_versions as version
+            on version.agent_id = history.agent_id
+            and history.sync_date >= version.valid_from
+            and (version.valid_to is null or history.sync_date < version.valid_to)
+        where history.agent_id in (select agent_id from replayed_agents)
+            and history.sync_date <> day
+
+        union all
+
+        select
+            staged.agent_id, day as recorded_on, staged.absent_fields, staged.email, staged.name, staged.job_title,
+            staged.language, staged.mobile, staged.phone, staged.time_zone, staged.available, staged.deactivated,
+            staged.status, staged.focus_mode, staged.agent_operational_status, staged.last_active_at,
+            staged.created_at, staged.updated_at
+        from stg_agents as staged
+        where staged.sync_date = day and staged.agent_id in (select agent_id from replayed_agents)
+    ),
+
+    carried as (
+        select
+            *,
+            count(*) filter (where not 'email' = any(absent_fields)) over by_day as carried_email,
+            count(*) filter (where not 'name' = any(absent_fields)) over by_day as carried_name,
+            count(*) filter (where not 'job_title' = any(absent_fields)) over by_day as carried_job_title,
+            count(*) filter (where not 'language' = any(absent_fields)) over by_day as carried_language,
+            count(*) filter (where not 'mobile' = any(absent_fields)) over by_day as carried_mobile,
+            count(*) filter (where not 'phone' = any(absent_fields)) over by_day as carried_phone,
+            count(*) filter (where not 'time_zone' = any(absent_fields)) over by_day as carried_time_zone,
+            count(*) filter (where not 'available' = any(absent_fields)) over by_day as carried_available,
+            count(*) filter (where not 'focus_mode' = any(absent_fields)) over by_day as carried_focus_mode,
+            count(*) filter (where not 'agent_operational_status' = any(absent_fields))
+                over by_day as carried_agent_operational_status,
+            count(*) filter (where not 'last_active_at' = any(absent_fields)) over by_day as carried_last_active_at,
+            count(*) filter (where not 'created_at' = any(absent_fields)) over by_day as carried_created_at,
+            count(*) filter (where not 'updated_at' = any(absent_fields)) over by_day as carried_updated_at
+        from recorded_days
+        window by_day as (partition by agent_id order by recorded_on)
+    ),
+
+    effective as (
+        select
+            agent_id,
+            recorded_on,
+            case when carried_email > 0 then first_value(email)
+                over (partition by agent_id, carried_email order by recorded_on) end as email,
+            case when carried_name > 0 then first_value(name)
+                over (partition by agent_id, carried_name order by recorded_on) end as name,
+            case when carried_job_title > 0 then first_value(job_title)
+                over (partition by agent_id, carried_job_title order by recorded_on) end as job_title,
+            case when carried_language > 0 then first_value(language)
+                over (partition by agent_id, carried_language order by recorded_on) end as language,
+            case when carried_mobile > 0 then first_value(mobile)
+                over (partition by agent_id, carried_mobile order by recorded_on) end as mobile,
+            case when carried_phone > 0 then first_value(phone)
+                over (partition by agent_id, carried_phone order by recorded_on) end as phone,
+            case when carried_time_zone > 0 then first_value(time_zone)
+                over (partition by agent_id, carried_time_zone order by recorded_on) end as time_zone,
+            case when carried_available > 0 then first_value(available)
+                over (partition by agent_id, carried_available order by recorded_on) end as available,
+            deactivated,
+            status,
+            case when carried_focus_mode > 0 then first_value(focus_mode)
+                over (partition by agent_id, carried_focus_mode order by recorded_on) end as focus_mode,
+            case when carried_agent_operational_status > 0 then first_value(agent_operational_status)
+                over (partition by agent_id, carried_agent_operational_status order by recorded_on)
+                end as agent_operational_status,
+            case when carried_last_active_at > 0 then first_value(last_active_at)
+                over (partition by agent_id, carried_last_active_at order by recorded_on) end as last_active_at,
+            case when carried_created_at > 0 then first_value(created_at)
+                over (partition by agent_id, carried_created_at order by recorded_on) end as created_at,
+            case when carried_updated_at > 0 then first_value(updated_at)
+                over (partition by agent_id, carried_updated_at order by recorded_on) end as updated_at
+        from carried
+    ),
+
+    starts as (
+        select
+            *,
+            (email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
+             focus_mode, agent_operational_status, last_active_at, created_at, updated_at)
+            is distinct from lag((email, name, job_title, language, mobile, phone, time_zone, available,
+                                  deactivated, status, focus_mode, agent_operational_status, last_active_at,
+                                  created_at, updated_at))
+                over (partition by agent_id order by recorded_on) as starts_version
+        from effective
+    )
+
+    select
+        agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
+        focus_mode, agent_operational_status, last_active_at, created_at, updated_at,
+        recorded_on as valid_from,
+        lead(recorded_on) over (partition by agent_id order by recorded_on) as valid_to
+    from starts
+    where starts_version;
+
+    delete from agent_versions
+    where agent_id in (select agent_id from version_work where path = 'replay');
+
+    insert into agent_versions (
+        agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
+        focus_mode, agent_operational_status, last_active_at, created_at, updated_at, valid_from, valid_to
+    )
+    select
+        agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
+        focus_mode, agent_operational_status, last_active_at, created_at, updated_at, valid_from, valid_to
+    from version_replay;
+
+    select count(*) into replayed from version_work where path = 'replay';
+    return query select opened, closed, replayed;
+end
+$$;
