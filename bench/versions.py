@@ -20,21 +20,18 @@ import psycopg2
 from bench.run import Server
 from pipeline.database import ensure_schema
 from pipeline.resources import read_sql
+from pipeline.tables import STAGING_COLUMNS
 
 FIRST = datetime.date(2024, 3, 1)
 LATE = 15  # loaded after the last day
 
-STAGE = """
-insert into stg_agents (
-    agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
-    focus_mode, agent_operational_status, last_active_at, created_at, updated_at, absent_fields, sync_day,
-    source, sync_date
-)
+STAGE = f"""
+insert into stg_agents ({", ".join(STAGING_COLUMNS)})
 select
     g, 'agent' || g || '@example.com', 'Agent ' || g, 'Title ' || ((%(n)s + g) / 200), 'en', null, null,
     'Europe/Paris', false, (%(n)s + 3 * g) / 200 %% 2 = 1,
     case when (%(n)s + 3 * g) / 200 %% 2 = 1 then 'inactive' else 'active' end,
-    true, 'available', '2024-01-01T00:00:00Z', '2021-01-01T00:00:00Z', '2024-01-01T00:00:00Z', '{}',
+    true, 'available', '2024-01-01T00:00:00Z', '2021-01-01T00:00:00Z', '2024-01-01T00:00:00Z', '{{}}',
     %(day)s::text, 'api', %(day)s
 from generate_series(1, %(agents)s) as g
 """
