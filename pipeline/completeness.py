@@ -3,8 +3,9 @@
 A lost list page makes its agents look deactivated, and a state table cannot tell that from a real
 deactivation. So a day is refused (nothing written, no marker) when
 
-- its numbered list pages (``1.json``, ``2.json`` … or any name carrying one number) have a gap
-  (checked by ValidateRaw, from the file names);
+- its list page names cannot be read as numbered pages (``1.json``, ``2.json`` …, or any scheme in which one
+  number changes from page to page), two pages have the same number, or the numbers have a gap (checked by
+  ValidateRaw, from the file names);
 - its list pages hold no record while the latest earlier loaded day had active agents, or more than
   ``max_deactivation_share`` of that day's active agents (and at least ``MIN_DEACTIVATIONS``) would
   become inactive (checked by LoadStaging, inside its transaction, against ``agent_status_history``).
@@ -15,6 +16,7 @@ out-of-order loads and re-loads compare with what is recorded, never with a day 
 """
 import datetime
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,23 +35,86 @@ def let_through(day: str) -> str:
             f"luigi --module pipeline SnapshotHistory --sync-date {day} {ACCEPT_FLAG} {day}")
 
 
-def missing_page_numbers(names: list[str]) -> list[int]:
-    """The page numbers missing from numbered list pages (``1.json`` … or any name carrying one number).
+_NUMBER = re.compile(r"(\d+)")
 
-    Numbering starts at 1 (at 0 when a page 0 exists). Pages that are not all numbered: none missing."""
-    numbers = []
+
+def page_stem(name: str, day: str) -> str:
+    """A list page's name without ``.json`` (in any case) and without the sync date it may carry
+    (``2024-01-02``, ``2024_01_02``, ``20240102``): what is left holds the page number."""
+    stem = name[:-5] if name.lower().endswith(".json") else name
+    for spelling in (day, day.replace("-", "_"), day.replace("-", "")):
+        stem = stem.replace(spelling, "")
+    return stem
+
+
+def page_numbers(names: list[str], day: str) -> tuple[dict[str, int], str | None]:
+    """The page number of each list page name, and what makes the names unreadable as numbered pages (None
+    when they read). The rule: every name has the same shape (the same text around the same count of
+    numbers, the sync date left out), and the page number is the one number that differs from page to
+    page (a single page: its one number). A lone name without a number is one unnumbered page."""
+    shapes = {}
     for name in names:
-        found = re.findall(r"\d+", name.removesuffix(".json"))
-        if len(found) != 1:
-            return []
-        numbers.append(int(found[0]))
+        parts = _NUMBER.split(page_stem(name, day))
+        shapes[name] = (tuple(parts[0::2]), tuple(int(part) for part in parts[1::2]))
+    if not names:
+        return {}, None
+    counts = Counter(shape for shape, _ in shapes.values())
+    usual = max(counts, key=lambda shape: (counts[shape], len(shape)))  # ties: numbered, then the first name's
+    odd = [name for name in names if shapes[name][0] != usual]
+    if odd:
+        return {}, f"{_names(odd)} not named like the other pages ({_names([n for n in names if n not in odd])})"
+    width = len(usual) - 1  # numbers in each name
+    if width == 0:
+        return ({}, None) if len(names) == 1 else ({}, f"{_names(names)} carry no page number")
+    varying = [position for position in range(width) if len({numbers[position] for _, numbers in shapes.values()}) > 1]
+    if len(varying) > 1 or (width > 1 and not varying):
+        return {}, (f"{_names(names)}: which number is the page number cannot be told"
+                    f" ({'more than one number changes from page to page' if varying else 'more than one number'})")
+    position = varying[0] if varying else 0
+    return {name: shapes[name][1][position] for name in names}, None
+
+
+def _names(names: list[str], shown: int = 5) -> str:
+    more = f" and {len(names) - shown:,} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def missing_page_numbers(numbers) -> list[int]:
+    """The page numbers missing from ``numbers``: numbering starts at 1 (at 0 when a page 0 exists)."""
+    numbers = set(numbers)
     first = 0 if 0 in numbers else 1
-    return sorted(set(range(first, max(numbers, default=0) + 1)) - set(numbers))
+    return sorted(set(range(first, max(numbers, default=0) + 1)) - numbers)
+
+
+def refuse_strays(day: str, folder: Path, strays: list[str]) -> None:
+    """Refuse a day whose ``agents/`` holds anything but ``*.json`` list pages: it may be a page saved under
+    another name (a lost page would wrongly deactivate its agents)."""
+    if strays:
+        raise RefusedDay(
+            f"{day} refused: {folder} holds {_names(strays)}, not named *.json: if it is a list page, name it"
+            f" N.json; if not, move it out of {folder.name}/. Nothing was written; {let_through(day)} (it is then"
+            " not read, and recorded as an UNREAD_FILE row)")
 
 
 def check_page_numbers(day: str, folder: Path, pages: list[str]) -> None:
-    """Refuse a day whose numbered list pages have a gap, naming the missing pages."""
-    missing = missing_page_numbers(pages)
+    """Refuse a day whose list page names cannot be read as numbered pages (naming them), two of whose pages
+    have the same number, or whose numbers have a gap (naming the missing pages)."""
+    numbers, unreadable = page_numbers(pages, day)
+    if unreadable:
+        raise RefusedDay(
+            f"{day} refused: {folder}: list page names cannot be numbered: {unreadable}; a lost page could not be"
+            f" seen. Rename the pages 1.json, 2.json … (or remove what is not a page). Nothing was written;"
+            f" {let_through(day)}")
+    by_number = {}
+    for name, number in numbers.items():
+        by_number.setdefault(number, []).append(name)
+    twice = [names for names in by_number.values() if len(names) > 1]
+    if twice:
+        raise RefusedDay(
+            f"{day} refused: {folder}: list pages {' and '.join(twice[0])} have the same page number"
+            f"{f' (and {len(twice) - 1:,} more numbers are used twice)' if len(twice) > 1 else ''}; remove the copy"
+            f" that is not the day's page. Nothing was written; {let_through(day)}")
+    missing = missing_page_numbers(numbers.values())
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
         raise RefusedDay(

@@ -1,4 +1,5 @@
 """PostgreSQL: which server (a DSN, or the embedded one under the output root), the schema, and luigi markers."""
+import hashlib
 import logging
 import re
 from contextlib import closing, contextmanager
@@ -99,12 +100,34 @@ def ensure_schema(dsn: str) -> None:
 
 def apply_schema(dsn: str) -> None:
     """Apply the ``NNN_create_*.sql`` files (all idempotent), in one transaction, one process at a time. They also
-    migrate databases created by earlier versions (sql/002 and sql/004: partitioning by sync date)."""
+    migrate databases created by earlier versions (sql/002 and sql/004: partitioning by sync date).
+
+    Skipped when the database already has this very schema (``pipeline_schema``: a digest of the files): their
+    DDL takes table locks even when it changes nothing, which would make a task wait for, or deadlock with,
+    another run's transaction on the same tables."""
+    statements = [read_sql(name) for name in schema_migration_files()]
+    digest = hashlib.sha256("\0".join(statements).encode()).hexdigest()
     with closing(connect(dsn)) as connection, connection.cursor() as cursor:
+        if _schema_digest(cursor) == digest:
+            return
         cursor.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-        for name in schema_migration_files():
-            cursor.execute(read_sql(name))
+        if _schema_digest(cursor) != digest:  # another process may have applied it meanwhile
+            for statement in statements:
+                cursor.execute(statement)
+            cursor.execute("create table if not exists pipeline_schema (digest text not null)")
+            cursor.execute("delete from pipeline_schema")
+            cursor.execute("insert into pipeline_schema (digest) values (%s)", (digest,))
         connection.commit()
+
+
+def _schema_digest(cursor) -> str | None:
+    """The digest of the schema files last applied to the database (None: none recorded)."""
+    cursor.execute("select to_regclass('pipeline_schema') is not null")
+    if not cursor.fetchone()[0]:
+        return None
+    cursor.execute("select digest from pipeline_schema")
+    row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def existing_markers(dsn: str, update_ids) -> set:

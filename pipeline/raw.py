@@ -28,10 +28,10 @@ from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
-from pipeline.completeness import check_page_numbers
+from pipeline.completeness import check_page_numbers, refuse_strays
 from pipeline.errors import PipelineError
 from pipeline.handoff import PARTS, PartWriter, part_path
-from pipeline.manifest import check_files, check_page_records, fetch_error_rows, read_manifest
+from pipeline.manifest import MANIFEST, check_files, check_page_records, fetch_error_rows, read_manifest
 from pipeline.strict_json import (
     UnreadableFile,
     duplicate_keys,
@@ -55,6 +55,7 @@ SCHEMAS = {LIST: LIST_SCHEMA, DETAILS: DETAILS_SCHEMA}
 VALIDATION_ERROR = "VALIDATION_ERROR"
 VALIDATION_WARNING = "VALIDATION_WARNING"
 PARSE_ERROR = "PARSE_ERROR"
+UNREAD_FILE = "UNREAD_FILE"
 
 
 class RawInputError(PipelineError):
@@ -73,20 +74,89 @@ def natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def day_files(day_dir: Path) -> list[RawFile]:
-    """The day's JSON files, list pages first. A day without both folders, or without a list page, is refused."""
-    files = []
+class DayInventory(NamedTuple):
+    """A raw day folder, listed once: what is read, what is not (and why), and the manifest."""
+
+    files: list[RawFile]  # the list pages, then the details files, each in natural name order
+    strays: list[str]  # entries of agents/ that are not list pages (*.json): the day is refused while there are any
+    unread: list[tuple]  # rejects (handoff.REJECT_COLUMNS) for what is not read: an UNREAD_FILE or PARSE_ERROR row each
+    manifest: dict | None  # _manifest.json, when ExtractAgents fetched the day
+
+
+DAY_ENTRIES = (*FOLDERS.values(), MANIFEST)
+
+
+def is_json_name(name: str) -> bool:
+    return name.lower().endswith(".json")  # 1.JSON is a page too
+
+
+def day_inventory(day_dir: Path) -> DayInventory:
+    """List the day folder, ``agents/`` and ``agent_details/`` once. Refused (RawInputError): a day without both
+    folders, without a list page, with a folder that cannot be listed, or with a list page that is a symbolic
+    link to outside the raw root. Recorded, and the day loads: a details file that is such a link (PARSE_ERROR),
+    and any entry that is not read (UNREAD_FILE): one in ``agent_details/`` not named ``*.json``, one in the day
+    folder besides ``agents/``, ``agent_details/`` and ``_manifest.json``."""
+    day = day_dir.name
+    within = _link_boundaries(day_dir)
+    files, strays, unread = [], [], []
+    for entry in _listing(day_dir):
+        if entry.name not in DAY_ENTRIES:
+            unread.append(_unread(visible_file_name(f"{day}/{entry.name}"),
+                                  f"the day folder holds only agents/, agent_details/ and {MANIFEST}"))
     for kind, folder in FOLDERS.items():
         folder_path = day_dir / folder
         if not folder_path.is_dir():
             raise RawInputError(f"{folder_path}: folder missing; a sync day needs agents/ and agent_details/")
-        names = sorted((name for name in os.listdir(folder_path) if name.endswith(".json")), key=natural_key)
-        files += [RawFile(kind, os.path.join(folder_path, name), visible_file_name(f"{day_dir.name}/{folder}/{name}"),
-                          seq) for seq, name in enumerate(names)]
+        seq = 0
+        for entry in sorted(_listing(folder_path), key=lambda entry: natural_key(entry.name)):
+            source_file = visible_file_name(f"{day}/{folder}/{entry.name}")
+            if not is_json_name(entry.name):
+                if kind == LIST:
+                    strays.append(visible_file_name(entry.name))
+                else:
+                    unread.append(_unread(source_file, "not named *.json"))
+                continue
+            if entry.is_symlink() and not _resolves_within(entry.path, within):
+                if kind == LIST:
+                    raise RawInputError(f"{entry.path}: list page is a symbolic link to a file outside the raw root;"
+                                        " refusing to load the day: replace the link with the page itself")
+                unread.append((None, source_file, None, PARSE_ERROR,
+                               "$: not read: a symbolic link to a file outside the raw root", json_text("")))
+                continue
+            files.append(RawFile(kind, entry.path, source_file, seq))
+            seq += 1
     if not any(f.kind == LIST for f in files):
         raise RawInputError(
             f"{day_dir / FOLDERS[LIST]}: no list pages (*.json); without them every agent would look deactivated")
-    return files
+    return DayInventory(files, strays, unread, read_manifest(day_dir))
+
+
+def day_files(day_dir: Path) -> list[RawFile]:
+    """The day's files that are read, list pages first (:func:`day_inventory`)."""
+    return day_inventory(day_dir).files
+
+
+def _listing(folder: Path) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError as error:
+        raise RawInputError(f"{folder}: cannot be listed ({error.strerror or error}); refusing to load the day,"
+                            " since what it holds cannot be seen") from None
+
+
+def _link_boundaries(day_dir: Path) -> tuple[str, ...]:
+    """The folders a symbolic link in the day may point into: the raw root and the day folder, resolved."""
+    return tuple(os.path.join(os.path.realpath(folder), "") for folder in (day_dir.parent, day_dir))
+
+
+def _resolves_within(path: str, boundaries: tuple[str, ...]) -> bool:
+    target = os.path.realpath(path)
+    return any(target.startswith(boundary) for boundary in boundaries)
+
+
+def _unread(source_file: str, why: str) -> tuple:
+    return (None, source_file, None, UNREAD_FILE, f"$: not read: {why}", json_text(""))
 
 
 def file_records(raw_file: RawFile, data: bytes) -> tuple[list, list]:
@@ -173,13 +243,18 @@ def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dic
                  workers: int = 1, accept_incomplete: bool = False) -> dict:
     """Validate every record of a raw day into ``out_dir``; returns the counts.
 
-    A day whose numbered list pages have a gap, or that does not match its ``_manifest.json``, is refused
-    unless ``accept_incomplete``; the manifest's failed details calls become rejects.
+    A day whose ``agents/`` holds anything but list pages, whose list page names cannot be numbered or have a
+    gap, or that does not match its ``_manifest.json``, is refused unless ``accept_incomplete``; what is not
+    read (day_inventory) and the manifest's failed details calls become rejects.
     The files are dealt into chunks, each validated into its own part files (``valid-00003.jsonl`` …)
     by one of ``workers`` processes. Streams: a worker holds one raw file in memory at a time."""
-    files = day_files(day_dir)
-    manifest = read_manifest(day_dir)
-    if not accept_incomplete:
+    inventory = day_inventory(day_dir)
+    files, manifest, unread = inventory.files, inventory.manifest, list(inventory.unread)
+    if accept_incomplete:  # let through: what is not a page is not read, and said so
+        unread += [_unread(visible_file_name(f"{day_dir.name}/{FOLDERS[LIST]}/{name}"), "not named *.json")
+                   for name in inventory.strays]
+    else:
+        refuse_strays(day_dir.name, day_dir / FOLDERS[LIST], inventory.strays)
         list_pages = [os.path.basename(f.path) for f in files if f.kind == LIST]
         check_page_numbers(day_dir.name, day_dir / FOLDERS[LIST], list_pages)
         if manifest:
@@ -212,10 +287,14 @@ def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dic
             if workers in _pools:
                 _pools.pop(workers).shutdown()
             raise
+    if manifest and not accept_incomplete:
+        check_page_records(day_dir, manifest, page_records)
+    fetch_errors = fetch_error_rows(day_dir.name, manifest) if manifest else []
+    write_rejects(out_dir, chunk_count, unread + fetch_errors)
+    counts["parse_errors"] += sum(row[3] == PARSE_ERROR for row in unread)
+    counts["files_unread"] = sum(row[3] == UNREAD_FILE for row in unread)
     if manifest:
-        if not accept_incomplete:
-            check_page_records(day_dir, manifest, page_records)
-        counts["fetch_errors"] = write_rejects(out_dir, chunk_count, fetch_error_rows(day_dir.name, manifest))
+        counts["fetch_errors"] = len(fetch_errors)
     return {"files_read": len(files), **counts}
 
 

@@ -29,7 +29,7 @@ from pipeline.parameters import SyncDateParameter
 from pipeline.partitions import create_day_partition, drop_expired_staging
 from pipeline.raw import validate_day
 from pipeline.rawdays import note_missing
-from pipeline.tables import ERROR_COLUMNS, STAGING_COLUMNS
+from pipeline.tables import CARRIED_COLUMNS, ERROR_COLUMNS, STAGING_COLUMNS
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
 
@@ -174,6 +174,12 @@ class ValidateRaw(FileDayTask):
         self.set_progress_percentage(round(100 * done_files / total_files))
 
 
+def from_earlier_version(what: str, sync_date) -> PipelineError:
+    """The error for a day's output that an earlier version of the pipeline wrote: ``what`` ends with the verb."""
+    return PipelineError(f"{what} by an earlier version of the pipeline; run Reprocess --start {sync_date} --stop"
+                         f" {sync_date + datetime.timedelta(days=1)} to load the day again")
+
+
 class TransformAgents(FileDayTask):
     """One staging row per agent of the day, in COPY text format (Spark)."""
 
@@ -187,9 +193,7 @@ class TransformAgents(FileDayTask):
         from pipeline.transform import transform_day
 
         if not any(input_dir.glob(part_glob("valid"))):
-            raise PipelineError(f"{input_dir} holds no Parquet part files: it was validated by an earlier version"
-                                f" of the pipeline; run Reprocess --start {self.sync_date} --stop"
-                                f" {self.sync_date + datetime.timedelta(days=1)} to load the day again")
+            raise from_earlier_version(f"{input_dir} holds no Parquet part files: it was validated", self.sync_date)
         self.report("getting the Spark session (started once per process)", 5)
         spark = get_spark(self.settings.spark_conf)
         self.report("Spark: resolving duplicates and deactivations", 20)
@@ -257,9 +261,18 @@ def copy_files(cursor, table: str, columns, folder: Path) -> int:
     return rows
 
 
+def quarantined_ids(transformed: Path, sync_date) -> list[int]:
+    """The agent ids TransformAgents found quarantined (its ``quarantined/`` lines)."""
+    folder = transformed / "quarantined"
+    if not folder.is_dir():
+        raise from_earlier_version(f"{transformed} has no quarantined/ folder: it was transformed", sync_date)
+    return [int(line) for part in sorted(folder.glob("part-*")) for line in part.read_text().split()]
+
+
 class LoadStaging(DatabaseDayTask):
     """Replaces the day's rows of ``stg_agents`` and ``agent_pipeline_errors``, unless the day looks
-    incomplete against the latest earlier loaded day (pipeline.completeness): then nothing is written."""
+    incomplete against the latest earlier loaded day (pipeline.completeness): then nothing is written.
+    Every known agent that no record of the day names is staged inactive (sql/011_stage_unseen_agents.sql)."""
 
     table = "stg_agents"
     day_partitioned = True
@@ -269,14 +282,18 @@ class LoadStaging(DatabaseDayTask):
 
     def write(self, cursor):
         transformed = Path(self.input()["transformed"].path)
+        quarantined = quarantined_ids(transformed, self.sync_date)
         self.empty_day_partition(cursor)
         self.execute_sql_file(cursor, "009_delete_day_errors.sql")
         self.report("COPY staging rows", 10)
         staged = copy_files(cursor, "stg_agents", STAGING_COLUMNS, transformed / "agents")
+        unseen = self.execute_sql_file(cursor, "011_stage_unseen_agents.sql", quarantined=quarantined,
+                                       absent_fields=list(CARRIED_COLUMNS), sync_day=self.sync_date.isoformat())
         self.refuse_if_incomplete(cursor)
         self.report(f"COPY {staged:,} staging rows done; COPY error rows", 80)
         errors = copy_files(cursor, "agent_pipeline_errors", ERROR_COLUMNS, transformed / "errors")
-        return {"staging_rows": staged, "error_rows": errors}
+        return {"staging_rows": staged + unseen["agents_unseen"], "error_rows": errors,
+                "agents_quarantined": len(quarantined), **unseen}
 
     def refuse_if_incomplete(self, cursor) -> None:
         """Raise RefusedDay (the transaction then rolls back) when the staged day looks incomplete."""

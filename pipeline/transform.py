@@ -75,6 +75,12 @@ def with_list_status(agents: DataFrame, list_ids: DataFrame) -> DataFrame:
     )
 
 
+def quarantined_agents(list_ids: DataFrame) -> DataFrame:
+    """The agents with an invalid list record today, one row each: ``filter_quarantined`` drops them, and
+    LoadStaging leaves them out of the known agents that no record named."""
+    return list_ids.where(~F.col("valid")).select("agent_id").distinct()
+
+
 def filter_quarantined(agents: DataFrame) -> DataFrame:
     """Drop every agent that has an invalid list record today: an invalid record never changes what we believe."""
     return agents.where(~F.col("quarantined")).drop("quarantined")
@@ -133,11 +139,13 @@ def to_copy_text(df: DataFrame, columns) -> DataFrame:
                      .alias("value"))
 
 
-OUTPUTS = ("agents", "errors")  # the folders of a transformed day: COPY text for stg_agents and for the errors
+# The folders of a transformed day: COPY text for stg_agents and for the errors, and the quarantined agent ids
+OUTPUTS = ("agents", "errors", "quarantined")
 
 
 def transform_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_date: datetime.date) -> dict:
-    """Read a validated day, write ``agents/`` and ``errors/`` as COPY text files, return the day's counts.
+    """Read a validated day, write ``agents/``, ``errors/`` and ``quarantined/`` as COPY text files, return the
+    day's counts.
 
     One Spark job: both kinds of line are written by one partitioned write, and the counts are observed
     while the staging rows pass (no second pass over them)."""
@@ -176,8 +184,10 @@ def _write_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_dat
     )
     errors = (read("rejects").transform(with_sync_columns, sync_date).transform(to_copy_text, ERROR_COLUMNS)
               .withColumn("output", F.lit("errors")))
+    quarantined = (quarantined_agents(read("list_ids")).transform(to_copy_text, ["agent_id"])
+                   .withColumn("output", F.lit("quarantined")))
     lines = out_dir / "_lines"
-    staged.unionByName(errors).write.partitionBy("output").text(str(lines))
+    staged.unionByName(errors).unionByName(quarantined).write.partitionBy("output").text(str(lines))
     for name in OUTPUTS:  # _lines/output=agents/ → agents/ (a kind without lines has no folder)
         written = lines / f"output={name}"
         if written.is_dir():

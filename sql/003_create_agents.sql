@@ -27,3 +27,28 @@ create table if not exists agents (
 
 -- added after the first release: databases created before it get the column here
 alter table agents add column if not exists field_sync_dates jsonb not null default '{}';
+
+-- added with the accounting of every known agent: the first sync date the agent was staged (from a record), which
+-- makes it known to every later day (sql/011_stage_unseen_agents.sql), and the sync date it was recorded deleted
+-- (its details answered 404 for [freshdesk] deleted_after_days days; null: not deleted)
+alter table agents add column if not exists first_sync_date date;
+alter table agents add column if not exists deleted_on date;
+
+-- databases created before first_sync_date: each agent's first recorded day (or, before its history is written,
+-- the day it was upserted from), once
+do $$
+begin
+    if exists (select 1 from agents where first_sync_date is null) then
+        update agents
+        set first_sync_date = least(agents.sync_date, first_recorded.sync_date)
+        from (
+            select agents.agent_id, min(history.sync_date) as sync_date
+            from agents
+            left join agent_status_history as history on history.agent_id = agents.agent_id
+            where agents.first_sync_date is null
+            group by agents.agent_id
+        ) as first_recorded
+        where agents.agent_id = first_recorded.agent_id;
+    end if;
+end
+$$;

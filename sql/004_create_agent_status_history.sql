@@ -37,3 +37,8 @@ select move_into_day_partitions('agent_status_history');
 -- added with agent_versions: the fields that no record of the agent carried that day (null: it carried every
 -- one), so that a late or re-processed day can replay the agent's later days (sql/013_create_record_agent_versions.sql)
 alter table agent_status_history add column if not exists absent_fields text[];
+
+-- added with the accounting of every known agent: false when no record named the agent that day (not listed, no
+-- details record): a known agent that the day does not name is recorded inactive by the presence rule
+-- (sql/011_stage_unseen_agents.sql)
+alter table agent_status_history add column if not exists seen boolean not null default true;

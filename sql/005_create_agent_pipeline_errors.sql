@@ -1,6 +1,7 @@
 -- agent_pipeline_errors: one row per rejected raw record (VALIDATION_ERROR), per record loaded although
 -- fields the pipeline does not load break the schema (VALIDATION_WARNING), per unreadable details
--- file (PARSE_ERROR), and per details call of a fetched day that answered 404 or failed (FETCH_ERROR),
+-- file (PARSE_ERROR), per details call of a fetched day that answered 404 or failed (FETCH_ERROR), and per
+-- entry of the day folder that is not read (UNREAD_FILE: not named *.json, or not part of the layout),
 -- per sync date. error_message holds every reason, one per line.
 create table if not exists agent_pipeline_errors (
     id bigint generated always as identity primary key,
@@ -9,7 +10,7 @@ create table if not exists agent_pipeline_errors (
     source_file text not null,
     record_index integer,
     error_type text not null
-        check (error_type in ('VALIDATION_ERROR', 'VALIDATION_WARNING', 'PARSE_ERROR', 'FETCH_ERROR')),
+        check (error_type in ('VALIDATION_ERROR', 'VALIDATION_WARNING', 'PARSE_ERROR', 'FETCH_ERROR', 'UNREAD_FILE')),
     error_message text not null,
     raw_record jsonb,
     created_at timestamptz not null default now()
@@ -17,18 +18,18 @@ create table if not exists agent_pipeline_errors (
 create index if not exists agent_pipeline_errors_sync_date on agent_pipeline_errors (sync_date);
 
 
--- databases created before VALIDATION_WARNING or FETCH_ERROR: widen the check once
+-- databases created before VALIDATION_WARNING, FETCH_ERROR or UNREAD_FILE: widen the check once
 do $$
 begin
     if not exists (
         select 1 from pg_constraint
         where conrelid = 'agent_pipeline_errors'::regclass
             and conname = 'agent_pipeline_errors_error_type_check'
-            and pg_get_constraintdef(oid) like '%FETCH_ERROR%'
+            and pg_get_constraintdef(oid) like '%UNREAD_FILE%'
     ) then
         alter table agent_pipeline_errors drop constraint if exists agent_pipeline_errors_error_type_check;
         alter table agent_pipeline_errors add constraint agent_pipeline_errors_error_type_check
-            check (error_type in ('VALIDATION_ERROR', 'VALIDATION_WARNING', 'PARSE_ERROR', 'FETCH_ERROR'));
+            check (error_type in ('VALIDATION_ERROR', 'VALIDATION_WARNING', 'PARSE_ERROR', 'FETCH_ERROR', 'UNREAD_FILE'));
     end if;
 end
 $$;

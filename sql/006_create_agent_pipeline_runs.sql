@@ -39,6 +39,11 @@ create table if not exists agent_pipeline_runs (
     versions_opened integer,
     versions_closed integer,
     agents_replayed integer,
+    -- ValidateRaw: entries of the day that are not read (UNREAD_FILE rows)
+    files_unread integer,
+    -- LoadStaging: agents not staged for an invalid list record; known agents no record named (staged inactive)
+    agents_quarantined integer,
+    agents_unseen integer,
     primary key (run_id, task, sync_date)
 );
 create index if not exists agent_pipeline_runs_sync_date on agent_pipeline_runs (sync_date);
@@ -58,3 +63,6 @@ alter table agent_pipeline_runs add column if not exists fetch_errors integer;
 alter table agent_pipeline_runs add column if not exists versions_opened integer;
 alter table agent_pipeline_runs add column if not exists versions_closed integer;
 alter table agent_pipeline_runs add column if not exists agents_replayed integer;
+alter table agent_pipeline_runs add column if not exists files_unread integer;
+alter table agent_pipeline_runs add column if not exists agents_quarantined integer;
+alter table agent_pipeline_runs add column if not exists agents_unseen integer;

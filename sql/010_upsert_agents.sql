@@ -40,6 +40,7 @@ merged as (
         case when dated.new_sync_date = staged.sync_date then staged.source else stored.source end as source,
         staged.ingested_at,
         dated.new_sync_date as sync_date,
+        dated.new_first_sync_date as first_sync_date,
         stored.agent_id is not null and (
             taken.email and staged.email is distinct from stored.email
             or taken.name and staged.name is distinct from stored.name
@@ -59,7 +60,8 @@ merged as (
             or taken.updated_at and staged.updated_at is distinct from stored.updated_at
         ) as changed,
         stored.sync_date is distinct from dated.new_sync_date
-            or stored.field_sync_dates is distinct from dated.new_dates as moved
+            or stored.field_sync_dates is distinct from dated.new_dates
+            or stored.first_sync_date is distinct from dated.new_first_sync_date as moved
     from staged
     left join agents as stored
         on stored.agent_id = staged.agent_id
@@ -68,6 +70,9 @@ merged as (
             staged.absent_fields as absent,
             staged.sync_date as day,
             greatest(stored.sync_date, staged.sync_date) as new_sync_date,
+            -- the first day a record named the agent (an unseen row never does: sql/011_stage_unseen_agents.sql)
+            least(stored.first_sync_date, case when staged.source <> 'not_seen' then staged.sync_date end)
+                as new_first_sync_date,
             case
                 -- the common case: the day carries every field, and every stored value is as old as its row
                 when cardinality(staged.absent_fields) = 0 and coalesce(stored.field_sync_dates = '{}', true)
@@ -124,12 +129,14 @@ upserted as (
     insert into agents (
         agent_id, email, name, job_title, language, mobile, phone, time_zone,
         available, deactivated, status, focus_mode, agent_operational_status,
-        last_active_at, created_at, updated_at, field_sync_dates, sync_day, source, ingested_at, sync_date
+        last_active_at, created_at, updated_at, field_sync_dates, sync_day, source, ingested_at, sync_date,
+        first_sync_date
     )
     select
         agent_id, email, name, job_title, language, mobile, phone, time_zone,
         available, deactivated, status, focus_mode, agent_operational_status,
-        last_active_at, created_at, updated_at, field_sync_dates, sync_day, source, ingested_at, sync_date
+        last_active_at, created_at, updated_at, field_sync_dates, sync_day, source, ingested_at, sync_date,
+        first_sync_date
     from merged
     where is_new or changed or moved
     -- one lock order for every day
@@ -154,7 +161,8 @@ upserted as (
         sync_day = excluded.sync_day,
         source = excluded.source,
         ingested_at = excluded.ingested_at,
-        sync_date = excluded.sync_date
+        sync_date = excluded.sync_date,
+        first_sync_date = excluded.first_sync_date
 
 )
 

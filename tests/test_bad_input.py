@@ -45,9 +45,21 @@ def deep(levels: int, inner: bytes = b"1") -> bytes:
     return b"[" * levels + inner + b"]" * levels
 
 
+def link_to(levels: int, name: str, content: bytes):
+    """What makes, at a path, a symbolic link to the file ``name`` (holding ``content``) in the folder ``levels``
+    above the path's folder: 2 is the raw root, 3 the folder holding it."""
+    def make_link(path):
+        target = path.parents[levels] / name
+        target.write_bytes(content)
+        path.symlink_to(target)
+    return make_link
+
+
 VALID = "valid"  # the new agent's record loads
 NOTHING = "nothing"  # no record, no error row
 WARNING = "VALIDATION_WARNING"  # the new agent's record loads, with a warning row
+PARSE_ERROR, UNREAD = "PARSE_ERROR", "UNREAD_FILE"
+SECRET = b'{"id": 11200000042, "contact": {"email": "root@example.com", "name": "from outside the raw root"}}'
 # kind: (file name, content: bytes or a function(path) that makes it, expected outcome, fragment of the reason)
 DETAILS_CORPUS = {
     "truncated": ("x.json", text(agent())[:40], "PARSE_ERROR", "not valid JSON: Unterminated string"),
@@ -101,14 +113,19 @@ DETAILS_CORPUS = {
     "a folder named *.json": ("old.json", lambda path: path.mkdir(), "PARSE_ERROR", "a folder, not a file"),
     "a broken link": ("x.json", lambda path: path.symlink_to(path.parent / "gone.json"), "PARSE_ERROR",
                       "a broken symbolic link"),
-    "a link to a valid file": ("x.json", lambda path: (path.parent / "target.txt").write_bytes(text(agent())) and
-                               path.symlink_to(path.parent / "target.txt"), VALID, None),
+    "a link to a valid file in the raw root": ("x.json", link_to(2, "elsewhere.json", text(agent())), VALID, None),
+    "a link to a file outside the raw root": ("x.json", link_to(3, "secret.json", SECRET), PARSE_ERROR,
+                                              "not read: a symbolic link to a file outside the raw root"),
+    "a name ending in .JSON": ("x.JSON", text(agent()), VALID, None),
     "a named pipe": ("x.json", os.mkfifo, "PARSE_ERROR", "not a regular file"),
     "a name that is not UTF-8": (b"bad\xff.json".decode("utf-8", "surrogateescape"), b"{", "PARSE_ERROR",
                                  "not valid JSON"),
     "over the size limit": ("x.json", text(agent()) + b" " * 20_000, "PARSE_ERROR", "more than the limit"),
-    "not a *.json name": ("notes.txt", b"{", NOTHING, None),
+    "not a *.json name": ("notes.txt", b"{", UNREAD, "not read: not named *.json"),
+    "a folder not named *.json": ("old", lambda path: path.mkdir(), UNREAD, "not read: not named *.json"),
+    "a hidden file": (".DS_Store", b"\x00\x01", UNREAD, "not read: not named *.json"),
 }
+
 
 
 def make(path, content):
@@ -157,7 +174,9 @@ def test_a_bad_details_file_is_isolated(kind, day, tmp_path, monkeypatch):
     assert reject["error_type"] == outcome
     assert reject["source_file"].startswith("2024-01-02/agent_details/")
     assert reason in reject["error_message"]
-    assert counts[{"PARSE_ERROR": "parse_errors", WARNING: "records_warned"}.get(outcome, "records_invalid")] == 1
+    assert counts[{PARSE_ERROR: "parse_errors", WARNING: "records_warned", UNREAD: "files_unread"}.get(
+        outcome, "records_invalid")] == 1
+    assert b"from outside the raw root" not in json.dumps(reject).encode()
     if outcome == WARNING:
         assert reject["agent_id"] == NEW_ID and counts["records_invalid"] == 0
     stored = json.dumps(reject)  # every text the error row holds can be written as UTF-8 without a NUL

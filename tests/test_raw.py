@@ -20,7 +20,7 @@ def day(tmp_path):
 def test_a_fixture_day_is_all_valid(day, tmp_path):
     counts = validate_day(day, tmp_path / "out")
     assert counts == {"files_read": 7, "records_read": 10, "records_valid": 10, "records_invalid": 0,
-                      "records_warned": 0, "parse_errors": 0, "list_records": 4}
+                      "records_warned": 0, "parse_errors": 0, "list_records": 4, "files_unread": 0}
     valid = read_rows(tmp_path / "out", "valid")
     assert [(r["kind"], r["file_seq"], r["pos"]) for r in valid][:2] == [("list", 0, 0), ("list", 0, 1)]
     assert sorted(r["agent_id"] for r in read_rows(tmp_path / "out", "list_ids")) == [

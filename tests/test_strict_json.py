@@ -6,7 +6,14 @@ import re
 import pytest
 
 from conftest import FIXTURES
-from pipeline.completeness import DayAgainstPrevious, RefusedDay, check_page_numbers, missing_page_numbers, refusal
+from pipeline.completeness import (
+    DayAgainstPrevious,
+    RefusedDay,
+    check_page_numbers,
+    missing_page_numbers,
+    page_numbers,
+    refusal,
+)
 from pipeline.config import SettingError, share
 from pipeline.errors import one_line
 from pipeline.parameters import BadParameter, DayListParameter, SyncDateParameter
@@ -114,14 +121,33 @@ def test_a_nul_or_lone_surrogate_in_a_loaded_field_is_a_reason():
     (["1.json", "2.json", "3.json"], []),
     (["1.json", "3.json"], [2]),
     (["2.json", "3.json"], [1]),
+    (["2.json"], [1]),
     (["0.json", "2.json"], [1]),
     (["page-1.json", "page-4.json"], [2, 3]),
-    (["agents_2024-01-02_p1.json", "agents_2024-01-02_p3.json"], []),  # more than one number: not numbered
-    (["all.json", "2.json"], []),
+    (["1.JSON", "3.json"], [2]),
+    (["agents_2024-01-02_p1.json", "agents_2024-01-02_p3.json"], [2]),  # the sync date is not a page number
+    (["agents_20240102_1.json", "agents_20240102_2.json"], []),
+    (["page-1-of-3.json", "page-3-of-3.json"], [2]),  # the one number that changes is the page number
+    (["agents_2024-01-02.json"], []),  # one page, no number
     ([], []),
 ])
 def test_missing_page_numbers(names, missing):
-    assert missing_page_numbers(names) == missing
+    numbers, unreadable = page_numbers(names, "2024-01-02")
+    assert unreadable is None and missing_page_numbers(numbers.values()) == missing
+
+
+@pytest.mark.parametrize("names, problem", [
+    (["1.json", "2.json", "notes.json"], "notes.json not named like the other pages (1.json, 2.json)"),
+    (["all.json", "2.json"], "all.json not named like the other pages (2.json)"),
+    (["a.json", "b.json"], "b.json not named like the other pages (a.json)"),
+    (["v2-page1.json"], "v2-page1.json: which number is the page number cannot be told (more than one number)"),
+    (["x_10_1.json", "x_11_2.json"], "which number is the page number cannot be told (more than one number changes"),
+    (["1.json", "01.json"], "list pages 1.json and 01.json have the same page number"),
+])
+def test_page_names_the_rule_cannot_number_refuse_the_day_by_name(names, problem, tmp_path):
+    with pytest.raises(RefusedDay, match="list page") as refused:
+        check_page_numbers("2024-01-02", tmp_path, names)
+    assert problem in str(refused.value) and "--accept-incomplete-days 2024-01-02" in str(refused.value)
 
 
 def test_a_gap_refusal_names_the_page_and_how_to_let_the_day_through(tmp_path):
