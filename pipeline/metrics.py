@@ -11,6 +11,7 @@ RUN_ID = uuid.uuid4().hex[:12]
 SUMMARY_COLUMNS = (
     ("sync_date", "sync date"), ("records_read", "records"), ("records_invalid", "invalid"),
     ("records_warned", "warnings"), ("duplicates_resolved", "duplicates"), ("agents_staged", "staged"),
+    ("agents_quarantined", "quarantined"), ("agents_unseen", "not seen"),
     ("agents_active", "active"), ("agents_deactivated", "inactive"), ("agents_reactivated", "reactivated"),
     ("rows_inserted", "inserted"), ("rows_updated", "changed"), ("rows_unchanged", "unchanged"),
     ("history_rows", "history"),
@@ -19,7 +20,8 @@ SUMMARY_COLUMNS = (
 
 COUNT_LABELS = {  # what each count of agent_pipeline_runs says, in words: luigid's status messages, the report
     "files_read": "files read", "records_read": "records read", "records_valid": "records valid",
-    "records_invalid": "records rejected", "records_warned": "records loaded with warnings",
+    "records_invalid": "records rejected",
+    "records_warned": "records with warnings (loaded unless their agent is quarantined)",
     "parse_errors": "unreadable details files", "list_records": "list records",
     "duplicates_resolved": "duplicate records resolved", "agents_staged": "agents staged",
     "agents_active": "active on this day", "agents_deactivated": "inactive on this day (newly or not)",
@@ -32,6 +34,9 @@ COUNT_LABELS = {  # what each count of agent_pipeline_runs says, in words: luigi
     "throttled_seconds": "seconds throttled", "fetch_errors": "details not fetched (error rows)",
     "versions_opened": "versions opened", "versions_closed": "versions closed",
     "agents_replayed": "agents whose versions were replayed (late or re-processed day)",
+    "files_unread": "entries not read (UNREAD_FILE rows)",
+    "agents_quarantined": "agents quarantined (an invalid list record: not recorded this day)",
+    "agents_unseen": "known agents no record named (recorded inactive, not seen)",
 }
 
 

@@ -56,22 +56,31 @@ def grouped_reasons(rows: list[dict]) -> list[tuple[str, list[str]]]:
 WARNING = "VALIDATION_WARNING"
 
 
+DAY_STATUS_COUNTS = ("agents_active", "agents_deactivated", "agents_reactivated")
+
+
 def gather_report(cursor, sync_date) -> dict:
-    """Everything the page shows, read with ``cursor``."""
+    """Everything the page shows, read with ``cursor``. The day's status counts and the lists of agents whose
+    status changed both come from ``agent_status_history`` as it is now (days loaded out of order change what
+    a day's "previous recorded day" is); the other counts from the day's latest run of each task."""
     latest = {}
     for run in _rows(cursor, "051_report_day_counts.sql", sync_date):
         latest.update({key: run[key] for key in RUN_COUNTS if run[key] is not None})
+    latest.update(_rows(cursor, "021_day_status_counts.sql", sync_date)[0])
     counts = {key: latest[key] for key in RUN_COUNTS if key in latest}  # in the order the graph counts them
     changes = _rows(cursor, "052_report_status_changes.sql", sync_date)
     errors = _rows(cursor, "053_report_day_errors.sql", sync_date)
+    warnings = [row for row in errors if row["error_type"] == WARNING]
     return {
         "sync_date": sync_date,
         "daily": _rows(cursor, "050_report_daily_status.sql", sync_date),
         "counts": counts,
         "deactivated": [row for row in changes if not row["is_active"]],
         "reactivated": [row for row in changes if row["is_active"]],
+        "unseen": _rows(cursor, "054_report_unseen_agents.sql", sync_date),
         "errors": grouped_reasons([row for row in errors if row["error_type"] != WARNING]),
-        "warnings": grouped_reasons([row for row in errors if row["error_type"] == WARNING]),
+        "warnings": grouped_reasons([row for row in warnings if row["agent_recorded"]]),
+        "warnings_not_loaded": grouped_reasons([row for row in warnings if not row["agent_recorded"]]),
     }
 
 
@@ -182,12 +191,19 @@ def render_report(data: dict) -> str:
 <section><h2>This day's counts</h2><table>{count_rows}</table></section>
 <div class=grid>{_agent_list("Deactivated this day", data["deactivated"])}
 {_agent_list("Reactivated this day", data["reactivated"])}</div>
-<p class=muted>Deactivated and reactivated: the status changed since the agent's previous recorded day.
-"Inactive on this day" counts every inactive agent, also those inactive before.</p>
+<p class=muted>Deactivated and reactivated: the status changed since the agent's previous recorded day, as
+recorded now (the counts above are taken the same way). "Inactive on this day" counts every inactive agent,
+also those inactive before.</p>
+{_agent_list("Not seen this day", data["unseen"])}
+<p class=muted>Known agents that no record of the day named (not in the list pages, no details record): recorded
+inactive, with the values last seen.</p>
 <section><h2>Rejected records and files by reason</h2>
 {_reason_table(data["errors"], "records", "No rejected records or files.")}</section>
 <section><h2>Warnings by reason (the records loaded)</h2>
 <p class=muted>Fields the pipeline does not load break the schema; the loaded fields are valid.</p>
 {_reason_table(data["warnings"], "records", "No warnings.")}</section>
+<section><h2>Warnings on records not loaded (their agent is quarantined)</h2>
+<p class=muted>Valid records of an agent with an invalid list record that day: the agent is not recorded.</p>
+{_reason_table(data["warnings_not_loaded"], "records", "None.")}</section>
 </body></html>
 """

@@ -6,7 +6,8 @@ insert into agent_pipeline_runs (
     agents_staged, agents_active, agents_deactivated, agents_reactivated, staging_rows, error_rows,
     rows_inserted, rows_updated, rows_unchanged, history_rows,
     list_pages, details_requested, details_fetched, details_missing, details_failed, requests, retries,
-    throttled_seconds, fetch_errors, versions_opened, versions_closed, agents_replayed
+    throttled_seconds, fetch_errors, versions_opened, versions_closed, agents_replayed,
+    files_unread, agents_quarantined, agents_unseen
 )
 values (
     %(run_id)s, %(task)s, %(sync_date)s, %(started_at)s, clock_timestamp(),
@@ -17,7 +18,8 @@ values (
     %(rows_unchanged)s, %(history_rows)s,
     %(list_pages)s, %(details_requested)s, %(details_fetched)s, %(details_missing)s, %(details_failed)s,
     %(requests)s, %(retries)s, %(throttled_seconds)s, %(fetch_errors)s, %(versions_opened)s,
-    %(versions_closed)s, %(agents_replayed)s
+    %(versions_closed)s, %(agents_replayed)s,
+    %(files_unread)s, %(agents_quarantined)s, %(agents_unseen)s
 )
 on conflict (run_id, task, sync_date) do update set
     started_at = excluded.started_at,
@@ -51,4 +53,7 @@ on conflict (run_id, task, sync_date) do update set
     fetch_errors = excluded.fetch_errors,
     versions_opened = excluded.versions_opened,
     versions_closed = excluded.versions_closed,
-    agents_replayed = excluded.agents_replayed
+    agents_replayed = excluded.agents_replayed,
+    files_unread = excluded.files_unread,
+    agents_quarantined = excluded.agents_quarantined,
+    agents_unseen = excluded.agents_unseen

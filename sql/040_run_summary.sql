@@ -8,6 +8,9 @@ select
     max(records_warned) as records_warned,
     max(duplicates_resolved) as duplicates_resolved,
     max(agents_staged) as agents_staged,
+    -- agents not recorded for an invalid list record; known agents recorded inactive because no record named them
+    max(agents_quarantined) as agents_quarantined,
+    max(agents_unseen) as agents_unseen,
     max(agents_active) as agents_active,
     max(agents_deactivated) as agents_deactivated,
     max(agents_reactivated) as agents_reactivated,

@@ -4,14 +4,20 @@ details kinds together go through the whole graph on PostgreSQL and Spark in one
 import datetime
 import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 
+import luigi
 import pytest
+from luigi.execution_summary import LuigiStatusCode
 from test_pipeline import run
 
-from conftest import FIXTURES, query
-from pipeline import SnapshotHistory, strict_json
+from conftest import FIXTURES, REPO, query
+from pipeline import SnapshotHistory, StatusReport, strict_json
 from pipeline.completeness import RefusedDay
+from pipeline.database import ensure_schema
 from pipeline.handoff import read_rows
 from pipeline.raw import RawInputError, validate_day
 
@@ -197,6 +203,14 @@ def test_bad_characters_are_made_visible_in_the_error_row(day, tmp_path):
     assert "bad\\xff.json" in rejects
 
 
+def renaming_page_one(to: str, content: bytes):
+    """What makes, at a path in agents/, a page holding ``content``, after renaming the day's 1.json ``to``."""
+    def make_page(path):
+        (path.parent / "1.json").rename(path.parent / to)
+        path.write_bytes(content)
+    return make_page
+
+
 LIST_CORPUS = {
     "a gap in the page numbers": ("3.json", b"[]", RefusedDay, "list page 2 missing"),
     "a folder named like a page": ("2.json", lambda path: path.mkdir(), RawInputError,
@@ -205,6 +219,19 @@ LIST_CORPUS = {
     "a page that is an object": ("2.json", b'{"id": 1}', RawInputError, "a list page must be a JSON array"),
     "a truncated page": ("2.json", b"[{", RawInputError, "list page is not valid JSON"),
     "an empty page file": ("2.json", b"", RawInputError, "the file is empty"),
+    "a page still being copied": ("2.json.part", b"[", RefusedDay, "holds 2.json.part, not named *.json"),
+    "a page saved without .json": ("2", b"[]", RefusedDay, "holds 2, not named *.json"),
+    "a folder in agents/": ("old", lambda path: path.mkdir(), RefusedDay, "holds old, not named *.json"),
+    "a copy named unlike the pages": ("1 (copy).json", b"[]", RefusedDay,
+                                      "1 (copy).json not named like the other pages (1.json)"),
+    "the same page number twice": ("01.json", b"[]", RefusedDay, "have the same page number"),
+    "a gap among pages named with the date": ("agents_2024-01-02_p3.json",
+                                              renaming_page_one("agents_2024-01-02_p1.json", b"[]"),
+                                              RefusedDay, "list page 2 missing"),
+    "two numbers that change from page to page": ("agents_0906_2.json", renaming_page_one("agents_0905_1.json", b"[]"),
+                                                  RefusedDay, "which number is the page number cannot be told"),
+    "a page that links outside the raw root": ("2.json", link_to(3, "page.json", b"[]"), RawInputError,
+                                               "list page is a symbolic link to a file outside the raw root"),
 }
 
 
@@ -212,8 +239,34 @@ LIST_CORPUS = {
 def test_an_unreadable_or_missing_list_page_refuses_the_day(kind, day, tmp_path):
     name, content, error, message = LIST_CORPUS[kind]
     make(day / "agents" / name, content)
-    with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(error, match=re.escape(message)):
         validate_day(day, tmp_path / "out")
+
+
+def test_a_page_named_in_capitals_is_read_and_other_entries_of_the_day_are_recorded(day, tmp_path):
+    (day / "agents" / "1.json").rename(day / "agents" / "1.JSON")
+    (day / "notes.txt").write_text("exported by hand")
+    (day / "agent_details" / "11200000004.json.bak").write_text("{}")
+    counts = validate_day(day, tmp_path / "out")
+    assert counts["list_records"] == 4 and counts["files_unread"] == 2
+    assert sorted((row["source_file"], row["error_type"], row["error_message"])
+                  for row in lines(tmp_path / "out", "rejects")) == [
+        ("2024-01-02/agent_details/11200000004.json.bak", "UNREAD_FILE", "$: not read: not named *.json"),
+        ("2024-01-02/notes.txt", "UNREAD_FILE",
+         "$: not read: the day folder holds only agents/, agent_details/ and _manifest.json")]
+
+
+def test_an_unreadable_details_folder_refuses_the_day_in_one_line(day, tmp_path):
+    """Run as root, without the capabilities that let root read any folder (setpriv), as another user would."""
+    (day / "agent_details").chmod(0)
+    check = ("import sys; from pathlib import Path; from pipeline.raw import RawInputError, validate_day\n"
+             "try: validate_day(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+             "except RawInputError as error: print(error); sys.exit(3)")
+    result = subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-c", check,
+                             str(day), str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stderr) == (3, "")
+    assert result.stdout == (f"{day / 'agent_details'}: cannot be listed (Permission denied); refusing to load the"
+                             " day, since what it holds cannot be seen\n")
 
 
 def test_a_gap_is_let_through_when_accepted(day, tmp_path):
@@ -265,3 +318,80 @@ def test_every_bad_details_file_at_once_loads_the_day_on_postgres(pipeline_env, 
     shown = query(dsn, "select raw_record -> 'contact' ->> 'name' from agent_pipeline_errors"
                        " where error_message like '%%NUL character%%'")
     assert shown == [("Riya\\u0000Sen",)]
+
+
+DAY1, DAY3 = datetime.date(2024, 1, 1), datetime.date(2024, 1, 3)
+PAGES = {  # the fixture day's one list page (agents 1, 2, 3, 5) laid out as pages named thus, with these agents
+    "a page lost among pages named with the date": {"agents_2024-01-02_p1.json": [2],
+                                                    "agents_2024-01-02_p3.json": [3, 5]},
+    "a page still being copied": {"1.json": [1, 2], "2.json.part": [3, 5]},
+    "a page named in capitals": {"1.json": [1, 2], "2.JSON": [3, 5]},
+}
+
+
+@pytest.mark.parametrize("kind", PAGES)
+def test_list_pages_are_all_read_or_the_day_is_refused_on_postgres(kind, pipeline_env, tmp_path, monkeypatch):
+    """Each of these once loaded with exit 0, deactivating the agents of the page it did not read."""
+    raw = tmp_path / "raw"
+    shutil.copytree(FIXTURES / DAY.isoformat(), raw / DAY.isoformat())
+    agents = raw / DAY.isoformat() / "agents"
+    records = {record["id"] % 100: record for record in json.loads((agents / "1.json").read_text())}
+    (agents / "1.json").unlink()
+    for name, numbers in PAGES[kind].items():
+        (agents / name).write_text(json.dumps([records[n] for n in numbers]))
+    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
+    ensure_schema(pipeline_env["dsn"])
+    result = luigi.build([SnapshotHistory(sync_date=DAY)], local_scheduler=True, detailed_summary=True,
+                         log_level="CRITICAL")
+    history = dict(query(pipeline_env["dsn"], "select agent_id % 100, is_active from agent_status_history"))
+    if kind == "a page named in capitals":
+        assert result.status == LuigiStatusCode.SUCCESS
+        assert history == {1: True, 2: True, 3: False, 4: False, 5: True, 6: False}
+    else:
+        assert result.status == LuigiStatusCode.FAILED and history == {}
+        assert query(pipeline_env["dsn"], "select count(*) from table_updates") == [(0,)]
+
+
+def test_every_known_agent_is_accounted_for_on_postgres(pipeline_env, tmp_path, monkeypatch):
+    """Days 1, 3, then 2 (late). Day 2 has no record of agent 6 (not listed, its details file gone), an invalid
+    list record of agent 5 (quarantined) whose details record breaks the schema only in a field not loaded."""
+    dsn, raw = pipeline_env["dsn"], tmp_path / "raw"
+    shutil.copytree(FIXTURES / DAY1.isoformat(), raw / DAY1.isoformat())
+    shutil.copytree(REPO / "data" / "raw" / DAY3.isoformat(), raw / DAY3.isoformat())
+    day2 = raw / DAY.isoformat()
+    shutil.copytree(FIXTURES / DAY.isoformat(), day2)
+    (day2 / "agent_details" / "11200000006.json").unlink()
+    page = json.loads((day2 / "agents" / "1.json").read_text())
+    next(record for record in page if record["id"] == 11200000005)["available"] = "yes"
+    (day2 / "agents" / "1.json").write_text(json.dumps(page))
+    details = json.loads((day2 / "agent_details" / "11200000005.json").read_text())
+    (day2 / "agent_details" / "11200000005.json").write_text(json.dumps(details | {"role_ids": "3"}))
+    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
+    for day in (DAY1, DAY3, DAY):
+        run(SnapshotHistory(sync_date=day))
+    run(StatusReport(sync_date=DAY), StatusReport(sync_date=DAY3))
+
+    # not seen: recorded inactive, counted, and so it stood that day
+    assert query(dsn, "select agent_id %% 100, is_active, seen from agent_status_history where sync_date = %s"
+                      " order by 1", (DAY,)) == [(1, True, True), (2, True, True), (3, False, True),
+                                                 (4, False, True), (6, False, False)]  # 5 quarantined, 7 not known yet
+    assert query(dsn, "select agents_unseen, agents_quarantined from agent_pipeline_runs where task = 'LoadStaging'"
+                      " order by sync_date") == [(0, 0), (1, 1), (0, 1)]
+    assert query(dsn, "select status, deactivated from agents_as_of(%s) where agent_id = 11200000006", (DAY,)) == [
+        ("inactive", True)]
+    assert query(dsn, "select status, name, first_sync_date from agents where agent_id = 11200000006") == [
+        ("inactive", "Lucia Alves", DAY1)]
+    report = (pipeline_env["output_root"] / "reports" / f"{DAY}.html").read_text()
+    assert "Not seen this day (1)" in report and "<code>11200000006</code> Lucia Alves" in report
+
+    # quarantined: its valid details record, which has a warning, is not said to be loaded
+    loaded = report[report.index("Warnings by reason (the records loaded)"):report.index("Warnings on records not")]
+    not_loaded = report[report.index("Warnings on records not loaded"):]
+    assert "11200000005" not in loaded and "<code>11200000005</code>" in not_loaded
+
+    # a day loaded after a later one: the later day's counts and lists agree (both from the history as it is now)
+    later = (pipeline_env["output_root"] / "reports" / f"{DAY3}.html").read_text()
+    counts = dict(re.findall(r"<tr><th>([a-z ()]+)</th><td class=n>([\d,]+)</td></tr>", later))
+    assert counts["reactivated this day"] == "1" and "Reactivated this day (1)" in later  # 4, inactive on day 2
+    assert query(dsn, "select agents_reactivated from agent_pipeline_runs where task = 'SnapshotHistory'"
+                      " and sync_date = %s", (DAY3,)) == [(0,)]  # as the run counted it, before day 2 was loaded

@@ -74,14 +74,16 @@ def test_each_task_records_its_counts(pipeline_env, monkeypatch):
 def test_the_summary_is_a_table_per_day():
     rows = [{"sync_date": DAY1, "records_read": 1200, "records_invalid": 0, "records_warned": 2,
              "duplicates_resolved": None,
-             "agents_staged": 6, "agents_active": 5, "agents_deactivated": 1, "agents_reactivated": 0,
+             "agents_staged": 6, "agents_quarantined": 0, "agents_unseen": 1,
+             "agents_active": 5, "agents_deactivated": 1, "agents_reactivated": 0,
              "rows_inserted": 6, "rows_updated": 0, "rows_unchanged": 0, "history_rows": 6}]
     text = format_summary(rows, run_id="abc")
     assert text.splitlines()[0] == "===== Agents pipeline summary (run abc) ====="
     assert text.splitlines()[1].split()[:6] == ["sync", "date", "records", "invalid", "warnings", "duplicates"]
     assert text.splitlines()[1].split()[-4:] == ["inserted", "changed", "unchanged", "history"]
-    assert text.splitlines()[2].split() == ["2024-01-01", "1,200", "0", "2", "-", "6", "5", "1", "0", "6", "0", "0",
-                                            "6"]
+    assert text.splitlines()[1].split()[6:9] == ["staged", "quarantined", "not"]
+    assert text.splitlines()[2].split() == ["2024-01-01", "1,200", "0", "2", "-", "6", "0", "1", "5", "1", "0", "6",
+                                            "0", "0", "6"]
     assert format_summary([]) == ""
     fetched_only = dict.fromkeys(rows[0], None) | {"sync_date": DAY2}  # a run that only fetched the day
     assert format_summary([fetched_only]) == "" and len(format_summary(rows + [fetched_only]).splitlines()) == 3
@@ -210,7 +212,7 @@ def test_the_report_matches_the_database(pipeline_env, monkeypatch):
     assert counts["records rejected"] == str(query(dsn, "select count(*) from agent_pipeline_errors where"
                                                         " sync_date = %s and error_type = 'VALIDATION_ERROR'",
                                                    (DAY3,))[0][0])
-    assert counts["records loaded with warnings"] == "1"
+    assert counts["records with warnings (loaded unless their agent is quarantined)"] == "1"
     assert "Reactivated this day (1)" in page and "<code>11200000004</code> Mei Tanaka" in page
     assert "Deactivated this day (0)" in page
     rejected = page[page.index("Rejected records"):page.index("Warnings by reason")]
@@ -233,8 +235,10 @@ def test_the_report_matches_the_database(pipeline_env, monkeypatch):
 def test_render_report_escapes_what_it_shows():
     page = render_report({"sync_date": DAY1, "daily": [], "counts": {}, "errors": [("<b>", ["<i>"])], "warnings": [],
                           "deactivated": [{"agent_id": 1, "name": "<script>x</script>", "email": None}],
-                          "reactivated": []})
+                          "reactivated": [], "unseen": [{"agent_id": 2, "name": None, "email": "<u>@example.com"}],
+                          "warnings_not_loaded": []})
     assert "<script>x" not in page and "&lt;script&gt;x" in page and "&lt;b&gt;" in page and "&lt;i&gt;" in page
+    assert "&lt;u&gt;@example.com" in page and "Not seen this day (1)" in page
     assert "No loaded days yet." in page
 
 
