@@ -59,7 +59,8 @@ def page_numbers(names: list[str], day: str) -> tuple[dict[str, int], str | None
     if not names:
         return {}, None
     counts = Counter(shape for shape, _ in shapes.values())
-    usual = max(counts, key=lambda shape: (counts[shape], len(shape)))  # ties: numbered, then the first name's
+    # the most common shape; on a tie, the one with numbers, then the one with the least text around them
+    usual = max(counts, key=lambda shape: (counts[shape], len(shape), -len("".join(shape))))
     odd = [name for name in names if shapes[name][0] != usual]
     if odd:
         return {}, f"{_names(odd)} not named like the other pages ({_names([n for n in names if n not in odd])})"
