@@ -205,7 +205,7 @@ def test_every_readme_command_runs_as_written_and_does_what_the_readme_says(repo
         subprocess.run([sys.executable, "-m", "pipeline.localdb", "stop"], cwd=repository_copy, env=env, check=False,
                        capture_output=True)
     # make run: the sample's summary line as the README shows it, one Spark start for the three days
-    readme_row = re.search(r"^ *(2024-01-03( +\d+){12})$", README.read_text(encoding="utf-8"), re.MULTILINE)
+    readme_row = re.search(r"^ *(2024-01-03( +\d+){14})$", README.read_text(encoding="utf-8"), re.MULTILINE)
     assert readme_row.group(1) in outputs["make run"]
     assert outputs["make run"].count("Starting Spark session") == 1
 
