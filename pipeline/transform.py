@@ -78,7 +78,7 @@ def with_list_status(agents: DataFrame, list_ids: DataFrame) -> DataFrame:
 def quarantined_agents(list_ids: DataFrame) -> DataFrame:
     """The agents with an invalid list record today, one row each: ``filter_quarantined`` drops them, and
     LoadStaging leaves them out of the known agents that no record named."""
-    return list_ids.where(~F.col("valid")).select("agent_id").distinct()
+    return list_ids.where(~F.col("valid") & F.col("agent_id").isNotNull()).select("agent_id").distinct()
 
 
 def filter_quarantined(agents: DataFrame) -> DataFrame:

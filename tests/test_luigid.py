@@ -73,8 +73,11 @@ def test_a_fetched_day_runs_against_luigid(luigid, tmp_path, database, spark, mo
         "list pages fetched: 3, list records: 250, details requested: 5, details fetched: 5, details not found"
         " (404): 0, details calls failed: 0, API requests: 8, API retries: 0, seconds throttled: 0.0", 100)
     assert messages["ValidateRaw"] == ("files read: 8, records read: 255, records valid: 255, records rejected: 0, "
-                                       "records loaded with warnings: 0, unreadable details files: 0,"
-                                       " list records: 250, details not fetched (error rows): 0", 100)
-    assert messages["LoadStaging"] == ("staging rows: 255, error rows: 0", 100)
+                                       "records with warnings (loaded unless their agent is quarantined): 0,"
+                                       " unreadable details files: 0, list records: 250, entries not read"
+                                       " (UNREAD_FILE rows): 0, details not fetched (error rows): 0", 100)
+    assert messages["LoadStaging"] == ("staging rows: 255, error rows: 0, agents quarantined (an invalid list record:"
+                                       " not recorded this day): 0, known agents no record named (recorded inactive,"
+                                       " not seen): 0", 100)
     assert messages["SnapshotHistory"][0].startswith(
         "history rows: 255, active on this day: 250, inactive on this day (newly or not): 5")

@@ -12,6 +12,7 @@ from pipeline.raw import loaded_fields
 from pipeline.transform import (
     copy_text_field,
     filter_quarantined,
+    quarantined_agents,
     rfc3339_timestamp,
     staged_agents,
     to_copy_text,
@@ -66,6 +67,11 @@ def test_with_list_status_and_filter_quarantined(spark):
     kept = agents.transform(with_list_status, ids).transform(filter_quarantined)
     assert sorted(r.agent_id for r in kept.collect()) == [1, 3, 4]
     assert "quarantined" not in kept.columns
+
+
+def test_quarantined_agents_are_those_with_an_invalid_list_record_once_each(spark):
+    ids = list_ids(spark, (1, True), (2, False), (2, False), (2, True), (3, False), (None, False))
+    assert sorted(r.agent_id for r in ids.transform(quarantined_agents).collect()) == [2, 3]
 
 
 def latest(spark, *rows):
@@ -223,7 +229,7 @@ def test_a_day_is_one_spark_job_that_writes_both_outputs_and_counts(spark, tmp_p
         spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
     assert len(spark.sparkContext.statusTracker().getJobIdsForGroup("one-day")) == 1
     assert counts == {"agents_staged": 6, "duplicates_resolved": 0}
-    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["agents", "errors"]
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["agents", "errors", "quarantined"]
     lines = [line for part in (tmp_path / "out" / "agents").glob("part-*") for line in part.read_text().splitlines()]
     assert len(lines) == 6 and all(line.count("\t") == 19 for line in lines)
     assert [p for p in (tmp_path / "out" / "errors").glob("part-*") if p.read_text()] == []
