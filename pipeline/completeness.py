@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from pipeline.errors import PipelineError
 
@@ -97,9 +98,10 @@ def refuse_strays(day: str, folder: Path, strays: list[str]) -> None:
             " not read, and recorded as an UNREAD_FILE row)")
 
 
-def check_page_numbers(day: str, folder: Path, pages: list[str]) -> None:
+def check_page_numbers(day: str, folder: Path, pages: list[str]) -> list[str]:
     """Refuse a day whose list page names cannot be read as numbered pages (naming them), two of whose pages
-    have the same number, or whose numbers have a gap (naming the missing pages)."""
+    have the same number, or whose numbers have a gap (naming the missing pages). Returns the pages in the
+    order of their numbers (as given when they carry none)."""
     numbers, unreadable = page_numbers(pages, day)
     if unreadable:
         raise RefusedDay(
@@ -121,6 +123,46 @@ def check_page_numbers(day: str, folder: Path, pages: list[str]) -> None:
         raise RefusedDay(
             f"{day} refused: {folder}: list page {shown} missing ({len(pages):,} pages present, the last "
             f"{pages[-1]}); a lost page would wrongly deactivate its agents. Nothing was written; {let_through(day)}")
+    return sorted(pages, key=numbers.get) if numbers else list(pages)
+
+
+class PageFacts(NamedTuple):
+    """What validating a day's list pages found, page by page (by file name)."""
+
+    records: dict  # page → its number of records
+    agents: dict  # page → a fingerprint of the agent ids it names (None: none)
+    unidentified: list  # (source_file, index) of each list record whose id cannot be read
+
+
+def check_page_contents(day: str, folder: Path, page_order: list[str], pages: PageFacts) -> None:
+    """Refuse a day whose list pages look like a broken export although every page is there: a record whose
+    agent id cannot be read (it may be a known agent, whose absence would read as a deactivation), a page
+    naming exactly the agents of another page (a page written twice, in place of the one lost), or an empty
+    page followed by pages with records (a page whose records were lost)."""
+    if pages.unidentified:
+        shown = ", ".join(f"{source} [{index}]" for source, index in pages.unidentified[:5])
+        more = f" and {len(pages.unidentified) - 5:,} more" if len(pages.unidentified) > 5 else ""
+        raise RefusedDay(
+            f"{day} refused: the agent id of list record {shown}{more} cannot be read; it may be a known agent, which"
+            f" would wrongly look deactivated. Fix or re-export the page. Nothing was written; {let_through(day)}")
+    first_seen = {}
+    for page in page_order:
+        fingerprint = pages.agents.get(page)
+        if fingerprint is not None and fingerprint in first_seen:
+            raise RefusedDay(
+                f"{day} refused: {folder}: list page {page} names the same agents as {first_seen[fingerprint]}: a"
+                f" page written twice stands, perhaps, in place of a lost one, whose agents would wrongly look"
+                f" deactivated. Re-export the day. Nothing was written; {let_through(day)}")
+        first_seen.setdefault(fingerprint, page)
+    empty, later_records = [], 0
+    for page in reversed(page_order):
+        if pages.records.get(page, 0) == 0 and later_records:
+            empty.insert(0, page)
+        later_records += pages.records.get(page, 0)
+    if empty:
+        raise RefusedDay(
+            f"{day} refused: {folder}: list page {_names(empty)} holds no record while later pages do: its agents"
+            f" would wrongly look deactivated. Re-export the day. Nothing was written; {let_through(day)}")
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
-from pipeline.completeness import check_page_numbers, refuse_strays
+from pipeline.completeness import PageFacts, check_page_contents, check_page_numbers, refuse_strays
 from pipeline.errors import PipelineError
 from pipeline.handoff import PARTS, PartWriter, part_path
 from pipeline.manifest import MANIFEST, check_files, check_page_records, fetch_error_rows, read_manifest
@@ -256,7 +256,7 @@ def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dic
     else:
         refuse_strays(day_dir.name, day_dir / FOLDERS[LIST], inventory.strays)
         list_pages = [os.path.basename(f.path) for f in files if f.kind == LIST]
-        check_page_numbers(day_dir.name, day_dir / FOLDERS[LIST], list_pages)
+        page_order = check_page_numbers(day_dir.name, day_dir / FOLDERS[LIST], list_pages)
         if manifest:
             check_files(day_dir, manifest, list_pages, sum(f.kind == DETAILS for f in files))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -265,13 +265,16 @@ def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dic
     chunk_count = 1 if workers == 1 else max(workers, min(workers * 8, len(files) // FILES_PER_CHUNK))
     chunks = [(files[n::chunk_count], out_dir, n) for n in range(chunk_count)]
     counts = dict.fromkeys(COUNTS, 0)
-    page_records = {}  # list page file name → its records
+    pages = PageFacts({}, {}, [])
     done = 0
 
     def add(chunk_files, chunk_counts):
         nonlocal done
         done += len(chunk_files)
-        page_records.update(chunk_counts.pop("page_records"))
+        chunk_pages = chunk_counts.pop("pages")
+        pages.records.update(chunk_pages.records)
+        pages.agents.update(chunk_pages.agents)
+        pages.unidentified.extend(chunk_pages.unidentified)
         for key, value in chunk_counts.items():
             counts[key] += value
         progress(done, len(files), counts)
@@ -287,8 +290,10 @@ def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dic
             if workers in _pools:
                 _pools.pop(workers).shutdown()
             raise
-    if manifest and not accept_incomplete:
-        check_page_records(day_dir, manifest, page_records)
+    if not accept_incomplete:
+        check_page_contents(day_dir.name, day_dir / FOLDERS[LIST], page_order, pages)
+        if manifest:
+            check_page_records(day_dir, manifest, pages.records)
     fetch_errors = fetch_error_rows(day_dir.name, manifest) if manifest else []
     write_rejects(out_dir, chunk_count, unread + fetch_errors)
     counts["parse_errors"] += sum(row[3] == PARSE_ERROR for row in unread)
@@ -358,7 +363,7 @@ def _validate_chunk(chunk) -> dict:
 
 def validate_files(files: list[RawFile], out_dir: Path, part: int) -> dict:
     """Validate ``files`` into the part files numbered ``part``; returns their counts."""
-    counts = dict.fromkeys(COUNTS, 0) | {"page_records": {}}
+    counts = dict.fromkeys(COUNTS, 0) | {"pages": PageFacts({}, {}, [])}
     with ExitStack() as stack:
         stack.enter_context(_fewer_collections())
         outputs = _Outputs(out_dir, part, stack)
@@ -398,8 +403,7 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
             reason, text = f"$: not valid JSON: {error}", visible_file_text(data, PARSE_ERROR_TEXT_LIMIT)
         outputs.rejects.write(reject_row(raw_file, None, PARSE_ERROR, [reason], json_text(text), None))
         return
-    if raw_file.kind == LIST:
-        counts["page_records"][os.path.basename(raw_file.path)] = len(records)
+    listed = [] if raw_file.kind == LIST else None  # the agent ids the page names
     schema = SCHEMAS[raw_file.kind]
     unstorable_possible = may_hold_unstorable(data)  # rare: then each record's loaded text is looked at
     for index, record in enumerate(records):
@@ -410,9 +414,12 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
         if errors or unstorable_possible:
             errors = sorted(errors + unstorable_text(record))
         agent_ids = record_agent_ids(record, duplicates)
-        if raw_file.kind == LIST:
+        if listed is not None:
             for agent_id in agent_ids:
                 outputs.list_ids.write((agent_id, not errors))
+            listed += agent_ids
+            if not agent_ids:
+                counts["pages"].unidentified.append((raw_file.source_file, index))
         agent_id = agent_ids[0] if len(agent_ids) == 1 else None
         if errors:  # rejected: the row names every reason, warnings included
             counts["records_invalid"] += 1
@@ -426,6 +433,10 @@ def _validate_file(raw_file: RawFile, outputs: _Outputs, counts: dict) -> None:
             counts["records_warned"] += 1
             outputs.rejects.write(reject_row(raw_file, index, VALIDATION_WARNING, verdict.warnings,
                                              json_text(record), agent_id))
+    if listed is not None:
+        name = os.path.basename(raw_file.path)
+        counts["pages"].records[name] = len(records)
+        counts["pages"].agents[name] = hash(tuple(sorted(listed))) if listed else None
 
 
 def record_agent_ids(record, duplicates) -> list[int]:

@@ -232,6 +232,13 @@ LIST_CORPUS = {
                                                   RefusedDay, "which number is the page number cannot be told"),
     "a page that links outside the raw root": ("2.json", link_to(3, "page.json", b"[]"), RawInputError,
                                                "list page is a symbolic link to a file outside the raw root"),
+    "a record whose id cannot be read": ("2.json", b'[[{"id": 11200000004}]]', RefusedDay,
+                                         "the agent id of list record 2024-01-02/agents/2.json [0] cannot be read"),
+    "a page written twice": ("2.json", lambda path: shutil.copy(path.parent / "1.json", path), RefusedDay,
+                             "list page 2.json names the same agents as 1.json"),
+    "an empty page before a full one": ("2.json", lambda path: path.write_bytes(b"[]") and (path.parent / "3.json")
+                                        .write_text(json.dumps(json.loads((path.parent / "1.json").read_text())[:1])),
+                                        RefusedDay, "list page 2.json holds no record while later pages do"),
 }
 
 
@@ -326,6 +333,7 @@ PAGES = {  # the fixture day's one list page (agents 1, 2, 3, 5) laid out as pag
                                                     "agents_2024-01-02_p3.json": [3, 5]},
     "a page still being copied": {"1.json": [1, 2], "2.json.part": [3, 5]},
     "a page named in capitals": {"1.json": [1, 2], "2.JSON": [3, 5]},
+    "a page written twice in place of a lost one": {"1.json": [1, 2], "2.json": [1, 2]},
 }
 
 
