@@ -10,8 +10,13 @@
 - a per-account rate limit per window (``X-Ratelimit-Total``, ``X-Ratelimit-Remaining``,
   ``X-Ratelimit-Used-CurrentRequest``; 429 with ``Retry-After`` once it is spent);
 - ``faults``: answers to give instead of the real one, in order, per path (``/api/v2/agents/7``) or per list
-  page (``page=2``): a status code, ``"timeout"`` (no answer for ``hang_seconds``) or ``("429", seconds)``;
-  ``always``: a status every list page answers (a list endpoint that is down).
+  page (``page=2``): a status code, ``"timeout"`` (no answer for ``hang_seconds``), ``("429", seconds)`` or
+  ``("200", body)`` (a 200 whose body is ``body``: bytes as they are, say an HTML page, or a JSON document such
+  as another agent's record); ``always``: a status every list page answers (a list endpoint that is down);
+- what a misbehaving list does: ``max_per_page`` (the most records a page holds, 100), ``repeat_first_page``
+  (N: pages 2 to N + 1 answer page 1's records again, each naming a next page: the same agents paged over and
+  over) and ``drift(agent_id)`` (the agent moves to the front of the list once page 1 has next been served: it
+  is on no page of that pass).
 """
 import argparse
 import base64
@@ -87,6 +92,9 @@ class FakeFreshdesk:
         self.latency_seconds = latency_seconds  # each answer takes this long, as over the internet
         self.faults: dict[str, deque] = defaultdict(deque)
         self.always: int | None = None
+        self.max_per_page = MAX_PER_PAGE  # the API's cap of per_page
+        self.repeat_first_page = 0  # pages 2 … 1 + N answer page 1's records again, each naming a next page
+        self.drifting: deque = deque()  # agents to move to the front of the list once page 1 has been served
         self.requests: list[tuple[str, bool]] = []
         self.lock = threading.Lock()
         self.window_start, self.used = time.monotonic(), 0
@@ -102,6 +110,20 @@ class FakeFreshdesk:
     def fail(self, where: str, *answers) -> None:
         """Give ``answers`` (in order) to the next requests of ``where`` (a path, or ``page=N``)."""
         self.faults[where].extend(answers)
+
+    def drift(self, agent_id: int) -> None:
+        """Move ``agent_id`` to the front of the list (onto page 1) once page 1 has next been served: while a
+        client pages through, the agent slips onto a page it has already fetched."""
+        self.drifting.append(agent_id)
+
+    def _drift(self) -> None:
+        """Apply the drifts planned with :meth:`drift`, on a copy of the account's list (the account may be shared)."""
+        with self.lock:
+            moved, self.drifting = list(self.drifting), deque()
+        if moved:
+            listed = [record for record in self.account.listed if record["id"] not in moved]
+            front = [record for record in self.account.listed if record["id"] in moved]
+            self.account = Account(front + listed, self.account.details)
 
     def __enter__(self):
         self.thread.start()
@@ -133,6 +155,7 @@ class FakeFreshdesk:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the real API
+            wbufsize = 1 << 16  # the headers and the body in one write: no delayed-ACK wait between them
 
             def log_message(self, *_):
                 pass
@@ -163,7 +186,8 @@ class FakeFreshdesk:
                     return self.answer(429, {"message": "rate limit exceeded"},
                                        {**headers, "Retry-After": str(max(1, math.ceil(wait)))})
                 if listing:
-                    return self.list_page(page, min(int(query.get("per_page", ["30"])[0]), MAX_PER_PAGE), headers)
+                    per_page = min(int(query.get("per_page", ["30"])[0]), fake.max_per_page)
+                    return self.list_page(page, per_page, headers)
                 agent_id = parts.path.rsplit("/", 1)[-1]
                 record = fake.account.details.get(int(agent_id)) if agent_id.isdigit() else None
                 if record is None:
@@ -172,29 +196,39 @@ class FakeFreshdesk:
 
             def list_page(self, page, per_page, headers):
                 listed = fake.account.listed
-                records = listed[(page - 1) * per_page:page * per_page]
-                if page * per_page < len(listed):
+                served = 1 if page <= 1 + fake.repeat_first_page else page - fake.repeat_first_page
+                records = listed[(served - 1) * per_page:served * per_page]
+                if served * per_page < len(listed) or page <= fake.repeat_first_page:
                     headers["Link"] = f'<{fake.base_url}{AGENTS}?per_page={per_page}&page={page + 1}>; rel="next"'
+                if page == 1:  # the page is taken: the agents drift before the client can ask for the next one
+                    fake._drift()
                 self.answer(200, records, headers)
 
             def fault(self, fault):
                 if fault == "timeout":
                     time.sleep(fake.hang_seconds)
                     return self.answer(500, {"code": "too_late"})
+                if isinstance(fault, tuple) and fault[0] == "200":  # ("200", body): bytes as they are, or JSON
+                    if isinstance(fault[1], bytes):
+                        return self.answer(200, fault[1], {"Content-Type": "text/html; charset=utf-8"})
+                    return self.answer(200, fault[1])
                 if isinstance(fault, tuple):  # ("429", seconds)
                     return self.answer(429, {"message": "rate limit exceeded"}, {"Retry-After": str(fault[1])})
                 return self.answer(int(fault), {"code": "fault", "message": f"planned {fault}"})
 
             def answer(self, status, document, headers=None):
-                body = b"" if document is None else json.dumps(document, indent=2).encode()
+                """Send ``document`` as JSON (bytes: as they are; None: no body), with ``headers``."""
+                body = document if isinstance(document, bytes) else \
+                    b"" if document is None else json.dumps(document, indent=2).encode()
+                headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
                     self.send_header("Content-Length", str(len(body)))
-                    for name, value in (headers or {}).items():
+                    for name, value in headers.items():
                         self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(body)
+                    self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout)
                     self.close_connection = True
 

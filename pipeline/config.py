@@ -21,7 +21,7 @@ ENVIRONMENT = {"raw_root": "PIPELINE_RAW_ROOT", "output_root": "PIPELINE_OUTPUT_
 
 # [freshdesk]: where ExtractAgents fetches the day from. The API key is read from the environment only.
 API_DEFAULTS = {"base_url": "", "connections": "4", "timeout_seconds": "30", "retries": "5", "backoff_seconds": "1",
-                "requests_per_minute": "0"}
+                "requests_per_minute": "0", "max_pages": "0", "deleted_after_days": "7"}
 API_KEY_VARIABLE = "FRESHDESK_API_KEY"
 
 
@@ -40,6 +40,7 @@ class ApiSettings:
     retries: int = 5  # further attempts of a request after a timeout, a connection error or a 5xx
     backoff_seconds: float = 1.0  # the wait before the first retry; doubled for each next one (at most 60 s)
     requests_per_minute: int = 0  # a cap of this pipeline's own, below the plan's limit; 0: the rate headers only
+    max_pages: int = 0  # the most list pages a day may have; 0: automatic (pipeline.extract.page_bound)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Settings:
     max_deactivation_share: float = 0.2  # of the agents active on the day before; 1: no limit
     staging_retention_days: int = 30  # stg_agents keeps the days after the newest staged one minus this; 0: all
     freshdesk: ApiSettings | None = None  # None: no base_url, the raw folders are read as they are
+    deleted_after_days: int = 7  # [freshdesk]: loaded days of 404 details answers after which an agent is deleted
 
     def raw_day(self, sync_date) -> Path:
         return self.raw_root / sync_date.isoformat()
@@ -79,6 +81,7 @@ def load_settings(config=None, environ: Mapping[str, str] | None = None) -> Sett
         max_deactivation_share=share(value("max_deactivation_share")),
         staging_retention_days=retention_days(value("staging_retention_days")),
         freshdesk=api_settings(config, environ),
+        deleted_after_days=deleted_after_days(api_value(config, environ, "deleted_after_days")),
     )
 
 
@@ -86,8 +89,7 @@ def api_settings(config, environ: Mapping[str, str]) -> ApiSettings | None:
     """``[freshdesk]``, each key overridden by ``FRESHDESK_<KEY>``; None when no base_url is set."""
 
     def value(name):
-        return (environ.get(f"FRESHDESK_{name.upper()}") or config.get("freshdesk", name, fallback=API_DEFAULTS[name])
-                ).strip()
+        return api_value(config, environ, name)
 
     base_url = value("base_url").rstrip("/")
     if not base_url:
@@ -108,7 +110,28 @@ def api_settings(config, environ: Mapping[str, str]) -> ApiSettings | None:
         backoff_seconds=seconds("backoff_seconds", value("backoff_seconds")),
         requests_per_minute=whole_number("requests_per_minute", value("requests_per_minute"),
                                          "the rate-limit headers alone", env="FRESHDESK_"),
+        max_pages=whole_number("max_pages", value("max_pages"), "0: automatic, from the agents known and the first"
+                               " page's size", env="FRESHDESK_"),
     )
+
+
+def api_value(config, environ: Mapping[str, str], name: str) -> str:
+    """A ``[freshdesk]`` setting: ``FRESHDESK_<NAME>``, else ``luigi.cfg``, else the default."""
+    return (environ.get(f"FRESHDESK_{name.upper()}") or config.get("freshdesk", name, fallback=API_DEFAULTS[name])
+            ).strip()
+
+
+def deleted_after_days(text: str) -> int:
+    """``[freshdesk] deleted_after_days``: a whole number of days, 1 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise SettingError(f"deleted_after_days (FRESHDESK_DELETED_AFTER_DAYS) must be a whole number of days, 1 or"
+                           f" more (the loaded days on which an agent's details answered 404 before it is recorded"
+                           f" deleted), not {text!r}")
+    return number
 
 
 def seconds(name: str, text: str) -> float:

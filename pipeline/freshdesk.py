@@ -2,21 +2,27 @@
 of connections, paced by the rate-limit headers and patient with what a busy API answers.
 
 - ``429 Too Many Requests``: every connection waits ``Retry-After`` seconds, then the request is sent again
-  (up to ``MAX_THROTTLES`` times in a row for one request); the time held back is the *throttled seconds*.
+  (up to ``MAX_THROTTLES`` times in a row for one request); the time held back is the *throttled seconds*. A
+  ``Retry-After`` beyond ``MAX_RETRY_AFTER_SECONDS`` fails the request at once (``RateLimitSpent``): the
+  account's budget is spent for longer than a run should wait.
 - ``X-Ratelimit-Remaining``: below half of ``X-Ratelimit-Total`` the requests are spaced out, more as it falls,
   until they go at the plan's own rate (``pacing_interval``); these waits count as throttled too.
-- a timeout, a connection error or a ``5xx``: tried again after ``backoff_seconds``, doubled each time (at
-  most ``MAX_BACKOFF_SECONDS``), up to ``retries`` times; then the request fails (``FetchFailed``).
+- a timeout, a connection error or a ``5xx``, or a ``2xx`` whose body the caller finds is not what it asked
+  for (``check``): tried again after ``backoff_seconds``, doubled each time (at most ``MAX_BACKOFF_SECONDS``),
+  up to ``retries`` times; then the request fails (``FetchFailed``).
 - ``401``/``403``: the key is refused (``ApiKeyRefused``); any other ``4xx`` fails at once, except a ``404``
   the caller expects (a deleted agent's details).
 
 The key is only ever in the ``Authorization`` header: never in a URL, a message or a log line.
 """
+import datetime
 import email.utils
 import logging
+import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
@@ -29,7 +35,7 @@ logger = logging.getLogger("luigi-interface.pipeline")
 
 MAX_THROTTLES = 20  # 429s in a row for one request before it fails
 MAX_BACKOFF_SECONDS = 60.0
-MAX_RETRY_AFTER_SECONDS = 3600.0
+MAX_RETRY_AFTER_SECONDS = 600.0  # a longer Retry-After fails the request: run again once the budget is back
 RATE_WINDOW_SECONDS = 60.0  # Freshdesk's limits are per minute
 USER_AGENT = "agents-pipeline (Freshdesk agents sync)"
 
@@ -40,6 +46,10 @@ class FetchFailed(PipelineError):
 
 class ApiKeyRefused(FetchFailed):
     """The API answered 401 or 403: the key is wrong or lacks the right to read agents."""
+
+
+class RateLimitSpent(FetchFailed):
+    """A 429 whose ``Retry-After`` is beyond ``MAX_RETRY_AFTER_SECONDS``: no request of the day can be sent before."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,16 @@ def retry_after_seconds(value: str | None, fallback: float) -> float:
             seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
         except (TypeError, ValueError):
             return fallback
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+    return fallback if math.isnan(seconds) else max(seconds, 0.0)
+
+
+def retry_time(seconds: float) -> str:
+    """When a wait of ``seconds`` from now ends, in local time: ``14:05``, or with the date when not today."""
+    try:
+        end = datetime.datetime.now() + datetime.timedelta(seconds=math.ceil(seconds / 60) * 60)
+    except OverflowError:
+        return "much later (the API names no usable time)"
+    return f"{end:%H:%M}" if end.date() == datetime.date.today() else f"{end:%Y-%m-%d %H:%M}"
 
 
 def backoff_seconds(failures: int, first: float) -> float:
@@ -179,8 +198,9 @@ class FreshdeskApi:
         with self._counts_lock:
             return {**self._counts, "throttled_seconds": self.pacer.throttled_seconds}
 
-    def get(self, url: str, missing_ok: bool = False) -> Reply:
-        """The response to ``GET url`` (2xx, or 404 when ``missing_ok``), after retries and throttling."""
+    def get(self, url: str, missing_ok: bool = False, check: Callable[[bytes], str | None] | None = None) -> Reply:
+        """The response to ``GET url`` (2xx, or 404 when ``missing_ok``), after retries and throttling. ``check``:
+        why a 2xx body is not what was asked for (None when it is); such an answer is tried again like a 5xx."""
         failures = throttles = 0
         while True:
             self.pacer.wait()
@@ -200,19 +220,29 @@ class FreshdeskApi:
                     if throttles > MAX_THROTTLES:
                         raise FetchFailed(f"GET {url}: still 429 Too Many Requests after {MAX_THROTTLES} waits")
                     wait = retry_after_seconds(response.headers.get("Retry-After"), RATE_WINDOW_SECONDS)
+                    if wait > MAX_RETRY_AFTER_SECONDS:
+                        raise RateLimitSpent(
+                            f"GET {url}: 429 Too Many Requests with Retry-After {wait:.0f} s, more than the"
+                            f" {MAX_RETRY_AFTER_SECONDS:.0f} s a run waits: the account's API budget is spent (other"
+                            " integrations, or a lower plan limit); nothing of the day was written, run the same"
+                            f" command again after {retry_time(wait)}")
                     logger.info("Freshdesk rate limit reached (429): waiting %.0f s (Retry-After)", wait)
                     self.pacer.hold(wait)
                     continue
-                if 200 <= status < 300 or (status == 404 and missing_ok):
+                wrong = check(body) if check is not None and 200 <= status < 300 else None
+                if wrong:
+                    problem = f"{status} {response.reason}, but {wrong}"
+                elif 200 <= status < 300 or (status == 404 and missing_ok):
                     links = {rel: link["url"] for rel, link in response.links.items() if "url" in link}
                     return Reply(url, status, body, links)
-                if status in (401, 403):
+                elif status in (401, 403):
                     raise ApiKeyRefused(f"GET {url}: {status} {response.reason}: Freshdesk refused the API key in"
                                         f" {API_KEY_VARIABLE} (wrong key, or an agent without the right to view"
                                         " agents)")
-                if status < 500:
+                elif status < 500:
                     raise FetchFailed(f"GET {url}: {status} {response.reason}{_said(body)}")
-                problem = f"{status} {response.reason}"
+                else:
+                    problem = f"{status} {response.reason}"
             failures += 1
             if failures > self.settings.retries:
                 raise FetchFailed(f"GET {url}: {problem}, {failures} attempts")

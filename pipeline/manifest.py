@@ -7,6 +7,10 @@
                  "failed": [{"agent_id": <id>, "url": "…", "error": "…"}, …]},
      "requests": 53, "retries": 1, "throttled_seconds": 2.0}
 
+After a second list pass (pagination drift, pipeline.extract), the last page is the one it wrote,
+``{"file": "agents/14.json", "records": 1, "recheck": true}``, and ``"recheck": {"candidates": 2, "found": 1,
+"requests": 3}`` says what the pass looked for, found and cost.
+
 A day that has one is refused when its list pages, their record counts or the number of details files differ
 from it: files were lost or changed after the fetch. Each details call that answered 404 or failed becomes a
 ``FETCH_ERROR`` row of ``agent_pipeline_errors``; the rest of the day loads.

@@ -37,6 +37,7 @@ COUNT_LABELS = {  # what each count of agent_pipeline_runs says, in words: luigi
     "files_unread": "entries not read (UNREAD_FILE rows)",
     "agents_quarantined": "agents quarantined (an invalid list record: not recorded this day)",
     "agents_unseen": "known agents no record named (recorded inactive, not seen)",
+    "agents_deleted": "agents recorded deleted (their details answered 404 for deleted_after_days days)",
 }
 
 
@@ -52,6 +53,8 @@ def record_task_run(cursor, task: str, sync_date, started_at, counts: dict, run_
     row = dict.fromkeys(RUN_COUNTS) | counts
     row.update(run_id=run_id, task=task, sync_date=sync_date, started_at=started_at)
     run_sql_file(cursor, "030_record_task_run.sql", row)
+    if row["agents_deleted"] is not None:  # a column sql/030 does not name
+        run_sql_file(cursor, "031_record_agents_deleted.sql", row)
 
 
 def run_summary_rows(cursor, run_id: str = RUN_ID) -> list[dict]:

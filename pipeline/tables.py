@@ -47,5 +47,5 @@ RUN_COUNTS = (
     "rows_inserted", "rows_updated", "rows_unchanged", "history_rows",
     "list_pages", "details_requested", "details_fetched", "details_missing", "details_failed", "requests", "retries",
     "throttled_seconds", "fetch_errors", "versions_opened", "versions_closed", "agents_replayed",
-    "files_unread", "agents_quarantined", "agents_unseen",
+    "files_unread", "agents_quarantined", "agents_unseen", "agents_deleted",
 )

@@ -4,7 +4,6 @@ plus StatusReport (an HTML page per day) and Reprocess (forget days so that they
 import datetime
 import json
 import logging
-import shutil
 from contextlib import closing
 from pathlib import Path
 
@@ -23,12 +22,13 @@ from pipeline.database import (
 )
 from pipeline.errors import PipelineError
 from pipeline.handoff import part_glob
-from pipeline.locks import day_file_lock, lock_day_in_database, remove_leftover_temporary_folders, write_day_target
+from pipeline.locks import day_file_lock, lock_day_in_database, write_day_target
 from pipeline.metrics import COUNT_LABELS, now, record_task_run
 from pipeline.parameters import SyncDateParameter
 from pipeline.partitions import create_day_partition, drop_expired_staging
 from pipeline.raw import validate_day
 from pipeline.rawdays import note_missing
+from pipeline.refetch import remove_file_target, set_aside_refused_day
 from pipeline.tables import CARRIED_COLUMNS, ERROR_COLUMNS, STAGING_COLUMNS
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
@@ -145,9 +145,11 @@ class ExtractAgents(FileDayTask):
         with reported_outage(dsn, f"{self} (reading the known agents)"), closing(connect(dsn)) as connection, \
                 connection.cursor() as cursor:
             loaded = [row["agent_id"] for row in run_sql_file(cursor, "070_known_agent_ids.sql", {})]
+            active = {row["agent_id"] for row in run_sql_file(cursor, "071_previously_active_agent_ids.sql",
+                                                              {"sync_date": self.sync_date})}
         try:
             manifest = extract_day(api, tmp, self.sync_date, known_agent_ids(loaded, self.settings.raw_root,
-                                                                                self.sync_date), self.report)
+                                                                                self.sync_date), self.report, active)
         finally:
             api.close()
         return run_counts(manifest)
@@ -165,8 +167,11 @@ class ValidateRaw(FileDayTask):
         from pipeline.spark import start_in_background
 
         start_in_background(self.settings.spark_conf)  # TransformAgents comes next: the JVM starts meanwhile
-        return validate_day(input_dir, out_dir, progress=self._progress, workers=self.settings.validation_workers,
-                            accept_incomplete=accepted_incomplete(self.sync_date))
+        try:
+            return validate_day(input_dir, out_dir, progress=self._progress, workers=self.settings.validation_workers,
+                                accept_incomplete=accepted_incomplete(self.sync_date))
+        except RefusedDay as refused:  # a fetched day is set aside, to be fetched anew (pipeline.refetch)
+            raise set_aside_refused_day(refused, self.settings, self.sync_date, str(self), locked=True) from None
 
     def _progress(self, done_files, total_files, counts):
         records = counts["records_read"]
@@ -303,8 +308,8 @@ class LoadStaging(DatabaseDayTask):
         facts = DayAgainstPrevious(list_records=validated.get("list_records"),
                                    **self.execute_sql_file(cursor, "011_day_against_previous.sql"))
         reason = refusal(self.sync_date, facts, self.settings.max_deactivation_share)
-        if reason:
-            raise RefusedDay(reason)
+        if reason:  # a fetched day is set aside, to be fetched anew (pipeline.refetch)
+            raise set_aside_refused_day(RefusedDay(reason), self.settings, self.sync_date, str(self))
 
 
 class UpsertAgents(DatabaseDayTask):
@@ -319,7 +324,9 @@ class UpsertAgents(DatabaseDayTask):
         self.report("waiting for agents (one day's merge at a time)", 5)
         self.execute_sql_file(cursor, "010_lock_agents.sql")
         self.report("INSERT … ON CONFLICT into agents", 10)
-        return self.execute_sql_file(cursor, "010_upsert_agents.sql")
+        counts = self.execute_sql_file(cursor, "010_upsert_agents.sql")
+        return counts | self.execute_sql_file(cursor, "010_mark_deleted_agents.sql",
+                                              deleted_after_days=self.settings.deleted_after_days)
 
 
 class SnapshotHistory(DatabaseDayTask):
@@ -404,12 +411,7 @@ class Reprocess(luigi.Task):
             for day in days:
                 with day_file_lock(settings.output_root, day, str(self)):
                     for task in (cls(sync_date=day) for cls in self.FILE_TASKS):
-                        path = Path(task.output().path)
-                        if path.is_dir():
-                            shutil.rmtree(path)
-                        elif path.exists():
-                            path.unlink()
-                        remove_leftover_temporary_folders(path)
+                        remove_file_target(Path(task.output().path))
             cursor.execute("delete from table_updates where update_id = any(%s)", ([m.task_id for m in markers],))
             deleted = cursor.rowcount
             connection.commit()
