@@ -11,6 +11,7 @@ import luigi
 
 from pipeline.config import SettingError, load_settings
 from pipeline.logs import configure as configure_logs
+from pipeline.parameters import BadParameter, DayListParameter
 from pipeline.summary import print_run_summary
 from pipeline.tasks import (  # noqa: F401  (luigi --module pipeline finds the tasks here)
     ExtractAgents,
@@ -36,12 +37,35 @@ def prefer_named_scheduler(argv, config) -> bool:
     return named
 
 
-def exit_on_bad_settings() -> None:
-    """A setting the pipeline cannot use stops the command before any task, in one line (exit 40)."""
+ACCEPT_FLAG = "--accept-incomplete-days"
+
+
+def flag_values(argv, flag: str) -> list[str]:
+    """The values given to ``flag`` on a command line: ``--flag VALUE`` or ``--flag=VALUE``."""
+    values = []
+    for n, arg in enumerate(argv):
+        if arg == flag and n + 1 < len(argv):
+            values.append(argv[n + 1])
+        elif arg.startswith(flag + "="):
+            values.append(arg[len(flag) + 1:])
+    return values
+
+
+def exit_on_bad_settings(argv) -> None:
+    """A setting the pipeline cannot use, or an ``--accept-incomplete-days`` that is not a list of days, stops the
+    command before any task, in one line (exit 40): luigi would read the flag only inside each task."""
     try:
         load_settings()
+        for value in flag_values(argv, ACCEPT_FLAG):
+            try:
+                DayListParameter().parse(value)
+            except BadParameter as error:
+                raise BadParameter(f"{ACCEPT_FLAG}: {error}") from None
     except SettingError as error:
         print(f"ERROR: {error}", file=sys.stderr)
+        sys.exit(40)
+    except BadParameter as error:
+        print(f"ERROR: BadParameter: {error}", file=sys.stderr)
         sys.exit(40)
 
 
@@ -49,5 +73,5 @@ prefer_named_scheduler(sys.argv, luigi.configuration.get_config())
 configure_logs()
 # a command-line run ends with the pipeline's own summary (not its validation workers, which see the same argv)
 if Path(sys.argv[0]).name == "luigi" and multiprocessing.parent_process() is None:
-    exit_on_bad_settings()
+    exit_on_bad_settings(sys.argv[1:])
     atexit.register(print_run_summary)

@@ -16,12 +16,20 @@ LIST_SCHEMA = "agent.schema.json"
 DETAILS_SCHEMA = "agent_details.schema.json"
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+WIDE_OFFSET = re.compile(r"[+-](?:1[6-9]|2[0-3]):[0-5]\d$")  # a UTC offset PostgreSQL cannot store
 
 
 def _format_checker() -> FormatChecker:
     checker = FormatChecker()
     if "date-time" not in checker.checkers:  # jsonschema checks date-time only with rfc3339-validator installed
         raise RuntimeError("rfc3339-validator is not installed: timestamps would not be checked")
+
+    rfc3339, raises = checker.checkers["date-time"]
+
+    @checker.checks("date-time", raises=raises)
+    def is_storable_date_time(instance) -> bool:
+        # RFC 3339 allows UTC offsets up to ±23:59; PostgreSQL stores them up to ±15:59
+        return rfc3339(instance) and not (isinstance(instance, str) and WIDE_OFFSET.search(instance))
 
     @checker.checks("email")
     def is_email(instance) -> bool:
@@ -168,6 +176,8 @@ def json_message(error) -> str:
     if rule == "required":
         return f"{json.dumps(required_key(error), ensure_ascii=False)} is a required property"
     if rule == "format":
+        if expected == "date-time" and isinstance(error.instance, str) and WIDE_OFFSET.search(error.instance):
+            return f"{value} is not a {json.dumps(expected)} PostgreSQL can store (its UTC offset is beyond ±15:59)"
         return f"{value} is not a {json.dumps(expected)}"
     if rule in ("minimum", "maximum"):
         return f"{value} is {'less' if rule == 'minimum' else 'greater'} than the {rule} of {short_json(expected)}"

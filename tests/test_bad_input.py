@@ -112,6 +112,9 @@ DETAILS_CORPUS = {
                                                     '$.contact.active: "yes" is not of type "null", "boolean"'),
     "an unloaded key twice": ("x.json", replace_once(agent(), b'"signature": null', b'"signature": 1, "signature": 2'),
                               WARNING, '$: duplicate key "signature" (values 1, 2)'),
+    "a timestamp offset PostgreSQL cannot store": (
+        "x.json", text(agent(last_active_at="2026-01-04T08:57:30+20:00")), "VALIDATION_ERROR",
+        "PostgreSQL can store (its UTC offset is beyond"),
     "timestamp not RFC 3339": ("x.json", text(agent(updated_at="26/03/2025")), "VALIDATION_ERROR",
                                '$.updated_at: "26/03/2025" is not a "date-time"'),
     "control characters and a 1 MB name": ("x.json", text(agent(contact__name="\x01\x7f\t\r\n\\" + "n" * 1_000_000)),

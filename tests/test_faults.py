@@ -324,11 +324,16 @@ def test_a_database_lost_mid_run_is_one_line_and_the_day_resumes(stages, scenari
     resume_and_compare(stages, dsn, output)
 
 
-def test_a_bad_sync_date_is_one_line(tmp_path):
-    result = cli("SnapshotHistory", "--sync-date", "sync-day1", env=cli_env(output_root=tmp_path / "output"))
+@pytest.mark.parametrize("args, bad, message", [
+    (("--sync-date", "sync-day1"), "sync-day1", "--sync-date 'sync-day1' is not a date: expected YYYY-MM-DD"),
+    (("--sync-date", "2024-01-01", "--accept-incomplete-days", "2024-1-1"), "2024-1-1",
+     "--accept-incomplete-days: expected days as YYYY-MM-DD[,YYYY-MM-DD…], not '2024-1-1'"),
+])
+def test_a_bad_sync_date_is_one_line(args, bad, message, tmp_path):
+    result = cli("SnapshotHistory", *args, env=cli_env(output_root=tmp_path / "output"))
     assert result.returncode == 40  # [retcode] unhandled_exception: the command line could not be used
-    [line] = [line for line in result.stderr.splitlines() if "sync-day1" in line]
-    assert line.startswith("ERROR: BadParameter: --sync-date 'sync-day1' is not a date: expected YYYY-MM-DD")
+    [line] = [line for line in result.stderr.splitlines() if bad in line]
+    assert line.startswith(f"ERROR: BadParameter: {message}")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "output" / "pgdata").exists()  # no database started for a command that cannot run
 
