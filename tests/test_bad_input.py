@@ -15,7 +15,7 @@ from luigi.execution_summary import LuigiStatusCode
 from test_pipeline import run
 
 from conftest import FIXTURES, REPO, query
-from pipeline import SnapshotHistory, StatusReport, strict_json
+from pipeline import Reprocess, SnapshotHistory, StatusReport, strict_json
 from pipeline.completeness import RefusedDay
 from pipeline.database import ensure_schema
 from pipeline.handoff import read_rows
@@ -406,3 +406,21 @@ def test_every_known_agent_is_accounted_for_on_postgres(pipeline_env, tmp_path, 
     assert counts["reactivated this day"] == "1" and "Reactivated this day (1)" in later  # 4, inactive on day 2
     assert query(dsn, "select agents_reactivated from agent_pipeline_runs where task = 'SnapshotHistory'"
                       " and sync_date = %s", (DAY3,)) == [(0,)]  # as the run counted it, before day 2 was loaded
+
+    # day 3 corrected and re-processed: agent 7 was never there, agent 4's list record is invalid (quarantined):
+    # agents goes back to what the other days say
+    day3 = raw / DAY3.isoformat()
+    (day3 / "agent_details" / "11200000007.json").unlink()
+    for page_path in (day3 / "agents").glob("*.json"):
+        page = [record for record in json.loads(page_path.read_text()) if record["id"] != 11200000007]
+        for record in page:
+            if record["id"] == 11200000004:
+                record["available"] = "yes"
+        page_path.write_text(json.dumps(page))
+    run(Reprocess(start=DAY3, stop=DAY3 + datetime.timedelta(days=1)))
+    run(SnapshotHistory(sync_date=DAY3))
+    assert query(dsn, "select count(*) from agents where agent_id = 11200000007") == [(0,)]
+    assert query(dsn, "select status, sync_date, job_title from agents where agent_id = 11200000004") == (
+        query(dsn, "select status, %s::date, job_title from agents_as_of(%s) where agent_id = 11200000004",
+              (DAY, DAY3))) == [("inactive", DAY, json.loads((day2 / "agent_details" / "11200000004.json")
+                                                             .read_text())["contact"]["job_title"])]
