@@ -43,7 +43,8 @@ from pipeline.handoff import read_rows
 from pipeline.manifest import MANIFEST
 from pipeline.partitions import create_day_partition
 from pipeline.raw import validate_day
-from pipeline.tasks import ExtractAgents, SnapshotHistory
+from pipeline.refetch import set_aside_refused_day
+from pipeline.tasks import ExtractAgents, SnapshotHistory, ValidateRaw
 
 KEY = "test-key-5b1e7c"
 TODAY = datetime.date.today()
@@ -539,6 +540,40 @@ class Collected(logging.Handler):
 
     def emit(self, record):
         self.messages.append(record.getMessage())
+
+
+def test_a_fetched_day_refused_by_its_manifest_check_is_set_aside(account, spark, tmp_path, monkeypatch):
+    """ValidateRaw refuses today's fetched day (a page lost after the fetch): its folder is moved aside, nothing is
+    validated, and the line says how to fetch the day anew. A day laid out by hand, or an earlier day, stays."""
+    raw_root, output_root = tmp_path / "raw", tmp_path / "output"
+    with FakeFreshdesk(account, KEY) as server:
+        _, day_dir = extract(server, tmp_path)
+        (day_dir / "agents" / "3.json").unlink()
+        for variable, value in extract_env(server, raw_root, output_root, "postgresql://127.0.0.1:1/none").items():
+            if variable.startswith(("PIPELINE_", "FRESHDESK_")):
+                monkeypatch.setenv(variable, value)
+    errors = Collected()
+    logging.getLogger("luigi-interface").addHandler(errors)
+    try:
+        result = luigi.build([ValidateRaw(sync_date=TODAY)], local_scheduler=True, log_level="WARNING",
+                             detailed_summary=True)
+    finally:
+        logging.getLogger("luigi-interface").removeHandler(errors)
+    assert result.status == LuigiStatusCode.FAILED
+    [aside] = raw_root.glob(f"{TODAY}.refused-*")
+    assert [path.name for path in raw_root.iterdir()] == [aside.name] and not list(output_root.glob("validated/*"))
+    assert sorted(path.name for path in (aside / "agents").iterdir()) == ["1.json", "2.json"]
+    [refusal] = [message for message in errors.messages if "RefusedDay" in message]
+    assert f"list page 3.json missing (3 pages fetched, 2 present); files were lost or changed after the fetch." \
+           f" Nothing was written. The fetched files were moved to {aside}: running the same command again today" \
+           " fetches the day anew." in refusal
+
+    refused = RefusedDay(f"{TODAY} refused: … Nothing was written; if the export is complete, …")
+    shutil.copytree(aside, day_dir)
+    earlier = shutil.copytree(aside, raw_root / DAY2.isoformat())
+    (day_dir / MANIFEST).unlink()  # laid out by hand
+    assert set_aside_refused_day(refused, load_settings(), TODAY, "test") is refused and day_dir.is_dir()
+    assert set_aside_refused_day(refused, load_settings(), DAY2, "test") is refused and (earlier / MANIFEST).is_file()
 
 
 @pytest.fixture(scope="module")
