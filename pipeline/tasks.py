@@ -354,10 +354,11 @@ class SnapshotHistory(DatabaseDayTask):
         self.report("writing the day's history rows", 60)
         self.empty_day_partition(cursor)
         counts = self.execute_sql_file(cursor, "020_snapshot_history.sql")
-        restored = self.execute_sql_file(cursor, "024_restore_agents_left_by_the_day.sql")
-        if any(restored.values()):  # a re-processed day that no longer names agents it named before
-            logger.info("%s: agents rows the day no longer gives, back to what the other days say: %s restored,"
-                        " %s removed (recorded on no day)", self, *restored.values())
+        if versions["agents_replayed"]:  # a re-processed day may no longer name agents it named before
+            restored = self.execute_sql_file(cursor, "024_restore_agents_left_by_the_day.sql")
+            if any(restored.values()):
+                logger.info("%s: agents rows the day no longer gives, back to what the other days say: %s restored,"
+                            " %s removed (recorded on no day)", self, *restored.values())
         return counts | self.execute_sql_file(cursor, "021_day_status_counts.sql") | versions
 
 

@@ -1,8 +1,8 @@
 -- agents <- the rows that a re-processed day wrote before and no longer stages (a corrected day without the agent,
 -- or with it quarantined): each goes back to what the remaining days say, its current version in agent_versions
 -- as of its latest recorded day; an agent that no recorded day names any more is removed. Run in SnapshotHistory's
--- transaction, after the day's versions and history. A first load of a day leaves no such row: the day's staging
--- wrote every agents row that names it. Returns the rows restored and removed.
+-- transaction, after the day's versions and history, when the versions step replayed agents (an agent the day no
+-- longer names is one of them); a first load of a day leaves no such row. Returns the rows restored and removed.
 with left_by_the_day as (
 
     select agents.agent_id
