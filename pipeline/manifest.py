@@ -51,9 +51,9 @@ def read_manifest(day_dir: Path) -> dict | None:
         for key in ("requested", "fetched"):
             _count(details[key])
         for agent_id in details["missing"]:
-            int(agent_id)
+            _agent_id(agent_id)
         for entry in details["failed"]:
-            int(entry["agent_id"]), str(entry["error"])
+            _agent_id(entry["agent_id"]), str(entry["error"])
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise ManifestUnreadable(f"{path}: not a readable extraction manifest ({type(error).__name__}: {error});"
                                  " the day's completeness cannot be checked. Fetch the day again (see README,"
@@ -62,6 +62,12 @@ def read_manifest(day_dir: Path) -> dict | None:
     if not pages:
         raise ManifestUnreadable(f"{path}: names no list page; the day's completeness cannot be checked")
     return manifest
+
+
+def _agent_id(value) -> int:
+    if type(value) is not int or not 1 <= value < 2**63:
+        raise ValueError(f"{value!r} is not an agent id")
+    return value
 
 
 def _count(value) -> int:

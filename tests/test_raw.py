@@ -6,6 +6,7 @@ import pytest
 
 from conftest import FIXTURES
 from pipeline.handoff import read_rows
+from pipeline.manifest import ManifestUnreadable
 from pipeline.raw import RawInputError, day_files, natural_key, validate_day
 
 
@@ -131,3 +132,12 @@ def test_parallel_validation_writes_what_one_process_writes(tmp_path):
     (day_dir / "agents" / "3.json").write_text("[")
     with pytest.raises(RawInputError, match="agents/3.json: list page is not valid JSON"):
         validate_day(day_dir, tmp_path / "three", workers=2)
+
+
+@pytest.mark.parametrize("missing", [["11200000004"], [1e20], [11200000004.5], [2**63], [True]])
+def test_a_manifest_naming_an_agent_id_that_is_not_one_is_unreadable_in_one_line(day, tmp_path, missing):
+    manifest = {"pages": [{"file": "agents/1.json", "records": 4}],
+                "details": {"requested": 1, "fetched": 0, "missing": missing, "failed": []}}
+    (day / "_manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ManifestUnreadable, match="not a readable extraction manifest .*is not an agent id"):
+        validate_day(day, tmp_path / "out")
