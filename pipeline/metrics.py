@@ -53,8 +53,6 @@ def record_task_run(cursor, task: str, sync_date, started_at, counts: dict, run_
     row = dict.fromkeys(RUN_COUNTS) | counts
     row.update(run_id=run_id, task=task, sync_date=sync_date, started_at=started_at)
     run_sql_file(cursor, "030_record_task_run.sql", row)
-    if row["agents_deleted"] is not None:  # a column sql/030 does not name
-        run_sql_file(cursor, "031_record_agents_deleted.sql", row)
 
 
 def run_summary_rows(cursor, run_id: str = RUN_ID) -> list[dict]:

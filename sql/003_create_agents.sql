@@ -30,7 +30,8 @@ alter table agents add column if not exists field_sync_dates jsonb not null defa
 
 -- added with the accounting of every known agent: the first sync date the agent was staged (from a record), which
 -- makes it known to every later day (sql/011_stage_unseen_agents.sql), and the sync date it was recorded deleted
--- (its details answered 404 for [freshdesk] deleted_after_days days; null: not deleted)
+-- (its details answered 404 for [freshdesk] deleted_after_days days with no record of it since the first of them,
+-- sql/010_mark_deleted_agents.sql; null: not deleted). A deleted agent gets no more details calls.
 alter table agents add column if not exists first_sync_date date;
 alter table agents add column if not exists deleted_on date;
 

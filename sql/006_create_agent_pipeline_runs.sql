@@ -44,6 +44,8 @@ create table if not exists agent_pipeline_runs (
     -- LoadStaging: agents not staged for an invalid list record; known agents no record named (staged inactive)
     agents_quarantined integer,
     agents_unseen integer,
+    -- UpsertAgents: agents recorded deleted (their details answered 404 for [freshdesk] deleted_after_days days)
+    agents_deleted integer,
     primary key (run_id, task, sync_date)
 );
 create index if not exists agent_pipeline_runs_sync_date on agent_pipeline_runs (sync_date);
@@ -66,3 +68,4 @@ alter table agent_pipeline_runs add column if not exists agents_replayed integer
 alter table agent_pipeline_runs add column if not exists files_unread integer;
 alter table agent_pipeline_runs add column if not exists agents_quarantined integer;
 alter table agent_pipeline_runs add column if not exists agents_unseen integer;
+alter table agent_pipeline_runs add column if not exists agents_deleted integer;

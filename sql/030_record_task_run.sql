@@ -7,7 +7,7 @@ insert into agent_pipeline_runs (
     rows_inserted, rows_updated, rows_unchanged, history_rows,
     list_pages, details_requested, details_fetched, details_missing, details_failed, requests, retries,
     throttled_seconds, fetch_errors, versions_opened, versions_closed, agents_replayed,
-    files_unread, agents_quarantined, agents_unseen
+    files_unread, agents_quarantined, agents_unseen, agents_deleted
 )
 values (
     %(run_id)s, %(task)s, %(sync_date)s, %(started_at)s, clock_timestamp(),
@@ -19,7 +19,7 @@ values (
     %(list_pages)s, %(details_requested)s, %(details_fetched)s, %(details_missing)s, %(details_failed)s,
     %(requests)s, %(retries)s, %(throttled_seconds)s, %(fetch_errors)s, %(versions_opened)s,
     %(versions_closed)s, %(agents_replayed)s,
-    %(files_unread)s, %(agents_quarantined)s, %(agents_unseen)s
+    %(files_unread)s, %(agents_quarantined)s, %(agents_unseen)s, %(agents_deleted)s
 )
 on conflict (run_id, task, sync_date) do update set
     started_at = excluded.started_at,
@@ -56,4 +56,5 @@ on conflict (run_id, task, sync_date) do update set
     agents_replayed = excluded.agents_replayed,
     files_unread = excluded.files_unread,
     agents_quarantined = excluded.agents_quarantined,
-    agents_unseen = excluded.agents_unseen
+    agents_unseen = excluded.agents_unseen,
+    agents_deleted = excluded.agents_deleted
