@@ -637,6 +637,7 @@ def details_path(agent_id: int) -> str:
     return f"/api/v2/agents/{agent_id}"
 
 
+@pytest.mark.xdist_group("fetched_days")  # one worker builds the module fixture once
 def test_a_refused_fetched_day_is_set_aside_and_the_next_run_fetches_it_anew(fetched_days):
     assert fetched_days["loaded"][0] == LuigiStatusCode.SUCCESS
     status, requests_sent = fetched_days["refused"]
@@ -660,6 +661,7 @@ def test_a_refused_fetched_day_is_set_aside_and_the_next_run_fetches_it_anew(fet
     assert history == [(False, False, 1), (True, True, 119)]  # agent 120: no record (its details answer 404)
 
 
+@pytest.mark.xdist_group("fetched_days")  # one worker builds the module fixture once
 def test_an_agent_that_drifted_while_the_list_was_paged_stays_active(fetched_days):
     manifest = json.loads((fetched_days["raw_root"] / TODAY.isoformat() / MANIFEST).read_bytes())
     assert manifest["pages"] == [{"file": "agents/1.json", "records": 100}, {"file": "agents/2.json", "records": 19},
@@ -672,6 +674,7 @@ def test_an_agent_that_drifted_while_the_list_was_paged_stays_active(fetched_day
     assert json.loads((aside / MANIFEST).read_bytes())["recheck"] == {"candidates": 119, "found": 0, "requests": 1}
 
 
+@pytest.mark.xdist_group("fetched_days")  # one worker builds the module fixture once
 def test_an_agent_whose_details_answer_404_for_deleted_after_days_is_recorded_deleted_and_no_longer_asked(
         fetched_days):
     dsn = fetched_days["dsn"]
