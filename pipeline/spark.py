@@ -1,4 +1,5 @@
 """The SparkSession: created on first use, once per worker process, from the ``[spark]`` settings."""
+import errno
 import logging
 import multiprocessing
 import os
@@ -6,8 +7,9 @@ import re
 import shutil
 import subprocess
 import threading
+from contextlib import contextmanager
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, errno_in_text
 from pipeline.logs import spark_java_options
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
@@ -39,6 +41,27 @@ def check_java() -> None:
     major = java_major_version(result.stderr + result.stdout)
     if major is not None and major < 17:
         raise JavaMissingError(f"Java 17+ is required by Spark; {java} is Java {major}")
+
+
+# what a Spark job's IOException (its message is the C library's) says when it cannot write: not a missing
+# permission, which may come from a file the job reads as well
+JOB_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+@contextmanager
+def job_write_errors(path):
+    """A Spark job that fails because the disk is full or read-only (a Py4JJavaError with such an IOException among
+    its causes) raises the OSError it is, for ``path``: pipeline.locks words it in one line. Any other failure
+    passes as it is."""
+    try:
+        yield
+    except Exception as error:
+        code = errno_in_text(str(error), JOB_WRITE_ERRNOS) if type(error).__module__.startswith(("py4j", "pyspark")) \
+            else None
+        if code is None:
+            raise
+        logger.debug("The Spark job writing %s failed: %s", path, error)  # its Java stack trace, for --log-level DEBUG
+        raise OSError(code, os.strerror(code), str(path)) from None
 
 
 def get_spark(conf: dict):

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from pipeline.handoff import PARTS, part_glob, row_count, spark_schema
+from pipeline.spark import job_write_errors
 from pipeline.tables import CARRIED_COLUMNS, ERROR_COLUMNS, RECORD_FIELDS, STAGING_COLUMNS
 
 SOURCE = "api"
@@ -187,7 +188,8 @@ def _write_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_dat
     quarantined = (quarantined_agents(read("list_ids")).transform(to_copy_text, ["agent_id"])
                    .withColumn("output", F.lit("quarantined")))
     lines = out_dir / "_lines"
-    staged.unionByName(errors).unionByName(quarantined).write.partitionBy("output").text(str(lines))
+    with job_write_errors(out_dir):  # a full or read-only disk: the OSError it is, worded by pipeline.locks
+        staged.unionByName(errors).unionByName(quarantined).write.partitionBy("output").text(str(lines))
     for name in OUTPUTS:  # _lines/output=agents/ → agents/ (a kind without lines has no folder)
         written = lines / f"output={name}"
         if written.is_dir():

@@ -1,26 +1,34 @@
-"""Crashes, concurrent runs and database outages, with real luigi processes, PostgreSQL and Spark.
+"""Crashes, concurrent runs, database outages and unwritable disks, with real luigi processes, PostgreSQL and Spark.
 
 Each fault scenario starts from a copy of a database and output root in a known state, runs the pipeline
 as a user does (``luigi --module pipeline …``), stops it at a chosen point, kills it, resumes it, and then
 compares every table with a clean run's (run ids and timestamps aside). The points are reached without
 hooks in the pipeline: the test holds the lock the next task needs (the day's lock file or its PostgreSQL
-advisory lock), or a trigger makes a statement wait halfway through its rows.
+advisory lock), or a trigger makes a statement wait halfway through its rows. A disk that cannot be written
+(full, read-only, not the user's) is a real file system the test mounts, fills or takes the permission of.
 """
 import datetime
+import errno
+import functools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from contextlib import closing, contextmanager
+from pathlib import Path
 
 import psycopg2
 import pytest
 from test_pipeline import DAY1, DAY2, run, tables
 
 from conftest import FIXTURES, LUIGI, REPO, cli, cli_env, create_database, drop_database, free_port, query
-from pipeline import LoadStaging, Reprocess, SnapshotHistory, TransformAgents, UpsertAgents, ValidateRaw
+from pipeline import LoadStaging, Reprocess, SnapshotHistory, TransformAgents, UpsertAgents, ValidateRaw, embedded
+from pipeline.config import load_settings
+from pipeline.database import database_dsn
 from pipeline.locks import ADVISORY_NAMESPACE, day_file_lock
 from pipeline.tables import RUN_COUNTS
 
@@ -346,3 +354,150 @@ def test_reprocess_removes_the_temporary_folders_a_killed_run_left(stages, scena
     assert leftovers(output) == []                                       # not the range other tests use
     assert not (output / "validated" / DAY2.isoformat()).exists()
     assert (output / "validated" / DAY1.isoformat()).exists()
+
+
+# A disk that cannot be written: full, read-only, or not the user's. Real file systems, no mocks: a small tmpfs
+# filled up, a folder bind-mounted read-only on itself (both need root with CAP_SYS_ADMIN, as the tests and the CI
+# run), and a folder without write permission for a run without CAP_DAC_OVERRIDE (setpriv), which root obeys.
+
+
+@functools.cache
+def mounting_refused() -> str | None:
+    """Why a test cannot mount a file system on this machine; None when it can."""
+    probe = Path(tempfile.mkdtemp(prefix="agents-mount-probe-"))
+    try:
+        tried = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(probe)], capture_output=True,
+                               text=True, check=False)
+    except FileNotFoundError:
+        tried = None
+    if tried is not None and tried.returncode == 0:
+        subprocess.run(["umount", str(probe)], check=True)
+    probe.rmdir()
+    if tried is None or tried.returncode:
+        told = " ".join(tried.stderr.split()) if tried else "no mount command"
+        return f"cannot mount a tmpfs here ({told}): these faults need root with CAP_SYS_ADMIN"
+    return None
+
+
+@pytest.fixture
+def mount():
+    """``mount(*arguments, point)``, unmounted after the test; the test is skipped where mounting is refused."""
+    points = []
+
+    def mount_one(*arguments):
+        reason = mounting_refused()
+        if reason:
+            pytest.skip(reason)
+        subprocess.run(["mount", *map(str, arguments)], check=True, capture_output=True)
+        points.append(arguments[-1])
+
+    yield mount_one
+    for point in reversed(points):
+        subprocess.run(["umount", "--lazy", str(point)], check=False, capture_output=True)
+
+
+def fill(folder: Path) -> Path:
+    """Take every free block of ``folder``'s file system with one file; returns it."""
+    filler = folder / "disk-filler"
+    handle = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for chunk in (bytes(1 << 20), bytes(4096)):
+            while True:
+                try:
+                    os.write(handle, chunk)
+                except OSError as error:
+                    if error.errno != errno.ENOSPC:
+                        raise
+                    break
+    finally:
+        os.close(handle)
+    return filler
+
+
+def read_only(mount, output):
+    """The output root bind-mounted on itself, read-only (EROFS); fixed by remounting it read-write."""
+    mount("--bind", output, output)
+    subprocess.run(["mount", "-o", "remount,bind,ro", str(output)], check=True)
+    return lambda: subprocess.run(["mount", "-o", "remount,bind,rw", str(output)], check=True), []
+
+
+def not_the_users(mount, output):
+    """validated/ without write permission (EACCES), for a run that cannot override it: root without
+    CAP_DAC_OVERRIDE obeys the mode bits; fixed by giving the permission back."""
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        pytest.skip("no setpriv (util-linux) to run luigi as root without CAP_DAC_OVERRIDE")
+    (output / "validated").chmod(0o555)
+    return lambda: (output / "validated").chmod(0o755), \
+        ["setpriv", "--bounding-set=-dac_override", "--"] if os.geteuid() == 0 else []
+
+
+def full(mount, output):
+    """The output root on a small tmpfs that a file fills up (ENOSPC); fixed by removing the file."""
+    kept = output.with_name("output-before-mount")
+    shutil.copytree(output, kept)
+    mount("-t", "tmpfs", "-o", "size=8m", "tmpfs", output)
+    shutil.copytree(kept, output, dirs_exist_ok=True)
+    return fill(output).unlink, []
+
+
+UNWRITABLE = {
+    # fault: (tasks run in-process first, the task that fails, its cause in words, how the output root is broken)
+    "a read-only output root": ([], ValidateRaw, "read-only file system", read_only),
+    "validated/ not writable": ([], ValidateRaw, "permission denied", not_the_users),
+    "a full disk as ValidateRaw writes Parquet": ([], ValidateRaw, "no space left on device", full),
+    "a full disk as Spark writes": ([ValidateRaw], TransformAgents, "no space left on device", full),
+}
+
+
+def assert_one_line(text, word: str) -> str:
+    """The output holds one error line, with ``word``, and no Python or Java stack trace; returns the line."""
+    [line] = [line for line in text.splitlines() if "ERROR" in line or word in line]
+    assert "Traceback" not in text and "Caused by" not in text, text[-3000:]
+    assert not re.search(r"^\s+at [\w.$]+\(", text, re.MULTILINE), text[-3000:]
+    return line
+
+
+@pytest.mark.parametrize("fault", UNWRITABLE)
+def test_an_output_root_that_cannot_be_written_is_one_line_and_the_day_resumes(fault, stages, scenario, mount):
+    before, failing, cause, breaks = UNWRITABLE[fault]
+    dsn, output, env = scenario("day1")
+    for task in before:
+        run(task(sync_date=DAY2))
+    unchanged = snapshot(dsn)
+    fix, prefix = breaks(mount, output)
+    result = subprocess.run(prefix + LUIGI + ["SnapshotHistory", "--sync-date", DAY2.isoformat()], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 30, result.stderr[-3000:]  # [retcode] task_failed
+    line = assert_one_line(result.stdout + result.stderr, "NotWritable")
+    target = output / failing.stage / DAY2.isoformat()
+    assert f"failed    {failing.__name__}(sync_date={DAY2}): NotWritable: cannot write {target}: {cause}" in line
+    assert line.endswith("then run the same command again: it resumes where this run stopped")
+    assert not target.exists() and leftovers(output) == []  # nothing that looks done, no temporary folder
+    assert snapshot(dsn) == unchanged  # no row, no marker
+    fix()
+    resume_and_compare(stages, dsn, output)
+
+
+def test_a_full_disk_at_the_embedded_servers_initdb_is_one_line_and_the_day_resumes(stages, mount, tmp_path,
+                                                                                     monkeypatch):
+    output = tmp_path / "output"
+    output.mkdir()
+    mount("-t", "tmpfs", "-o", "size=64m", "tmpfs", output)
+    shutil.copytree(stages["files"]["output_root"], output, dirs_exist_ok=True)  # the days' files: no Spark to resume
+    filler = fill(output)
+    result = cli("SnapshotHistory", "--sync-date", DAY2.isoformat(), env=cli_env(raw_root=FIXTURES, output_root=output))
+    assert result.returncode == 35, result.stderr[-3000:]  # [retcode] scheduling_error: the server never started
+    line = assert_one_line(result.stdout + result.stderr, "EmbeddedServerError")
+    pgdata = (output / "pgdata").resolve()
+    assert f"EmbeddedServerError: cannot create the embedded PostgreSQL in {pgdata}: no space left on device;" \
+           f" the file system mounted on {output} is full" in line
+    assert not (pgdata / "PG_VERSION").exists() and embedded.running_pid(pgdata) is None  # initdb left nothing
+    filler.unlink()
+    for key, value in (("RAW_ROOT", FIXTURES), ("OUTPUT_ROOT", output)):
+        monkeypatch.setenv(f"PIPELINE_{key}", str(value))
+    monkeypatch.delenv("PIPELINE_PG_DSN", raising=False)
+    try:
+        run(SnapshotHistory(sync_date=DAY1), SnapshotHistory(sync_date=DAY2))
+        assert tables(database_dsn(load_settings())) == tables(stages["clean"]["dsn"])
+    finally:
+        embedded.stop(pgdata)
