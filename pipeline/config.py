@@ -94,15 +94,8 @@ def api_settings(config, environ: Mapping[str, str]) -> ApiSettings | None:
     base_url = value("base_url").rstrip("/")
     if not base_url:
         return None
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise SettingError(f"base_url (FRESHDESK_BASE_URL) must look like https://yourcompany.freshdesk.com,"
-                           f" not {base_url!r}")
-    if parts.username or parts.password:
-        raise SettingError("base_url (FRESHDESK_BASE_URL) must not hold credentials: the API key goes in the"
-                           f" environment variable {API_KEY_VARIABLE}")
     return ApiSettings(
-        base_url=base_url,
+        base_url=check_base_url(base_url, "base_url (FRESHDESK_BASE_URL)"),
         api_key=environ.get(API_KEY_VARIABLE, "").strip(),
         connections=max(1, whole_number("connections", value("connections"), "taken as 1", env="FRESHDESK_")),
         timeout_seconds=seconds("timeout_seconds", value("timeout_seconds")),
@@ -113,6 +106,19 @@ def api_settings(config, environ: Mapping[str, str]) -> ApiSettings | None:
         max_pages=whole_number("max_pages", value("max_pages"), "0: automatic, from the agents known and the first"
                                " page's size", env="FRESHDESK_"),
     )
+
+
+def check_base_url(url: str, setting: str, key_goes_in: str = f"the environment variable {API_KEY_VARIABLE}") -> str:
+    """A Freshdesk base URL (``https://acme.freshdesk.com``), without its trailing slash; SettingError names
+    ``setting`` when it is not an http(s) URL of a host, or holds credentials (the API key goes in
+    ``key_goes_in``)."""
+    url = url.rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingError(f"{setting} must look like https://yourcompany.freshdesk.com, not {url!r}")
+    if parts.username or parts.password:
+        raise SettingError(f"{setting} must not hold credentials: the API key goes in {key_goes_in}")
+    return url
 
 
 def api_value(config, environ: Mapping[str, str], name: str) -> str:
