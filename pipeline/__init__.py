@@ -11,9 +11,11 @@ import luigi
 
 from pipeline.config import SettingError, load_settings
 from pipeline.logs import configure as configure_logs
+from pipeline.names import DEFAULT_ACCOUNT
 from pipeline.parameters import BadParameter, DayListParameter
 from pipeline.summary import print_run_summary
 from pipeline.tasks import (  # noqa: F401  (luigi --module pipeline finds the tasks here)
+    AllAccounts,
     ExtractAgents,
     LoadStaging,
     RawAgentsDay,
@@ -38,6 +40,7 @@ def prefer_named_scheduler(argv, config) -> bool:
 
 
 ACCEPT_FLAG = "--accept-incomplete-days"
+ACCOUNT_FLAG = "--account"
 
 
 def flag_values(argv, flag: str) -> list[str]:
@@ -52,10 +55,17 @@ def flag_values(argv, flag: str) -> list[str]:
 
 
 def exit_on_bad_settings(argv) -> None:
-    """A setting the pipeline cannot use, or an ``--accept-incomplete-days`` that is not a list of days, stops the
-    command before any task, in one line (exit 40): luigi would read the flag only inside each task."""
+    """A setting the pipeline cannot use, an accounts registry it cannot read, an ``--account`` it does not register
+    or an ``--accept-incomplete-days`` that is not a list of days stops the command before any task, in one line
+    (exit 40): luigi would read them only inside each task."""
+    from pipeline.accounts import load_accounts, registered_account  # not at import: python -m pipeline.accounts
+
     try:
         load_settings()
+        load_accounts()  # a registry the pipeline cannot read, or an --account that it does not name
+        for account in flag_values(argv, ACCOUNT_FLAG):
+            if account != DEFAULT_ACCOUNT:
+                registered_account(account)
         for value in flag_values(argv, ACCEPT_FLAG):
             try:
                 DayListParameter().parse(value)

@@ -28,14 +28,12 @@ from pathlib import Path
 import luigi
 import tomllib
 
-from pipeline.config import SettingError, check_base_url
+from pipeline.config import ApiSettings, SettingError, Settings, api_settings, check_base_url
 from pipeline.errors import PipelineError
+from pipeline.names import DEFAULT_ACCOUNT, NAME_PATTERN, NAME_RULE
 
 ACCOUNTS_FILE_VARIABLE = "PIPELINE_ACCOUNTS_FILE"
 DEFAULT_ACCOUNTS_FILE = "accounts.toml"
-DEFAULT_ACCOUNT = "default"  # what a pipeline without any registered account loads; reserved
-NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"  # starts with a letter: never looks like a day folder (YYYY-MM-DD)
-NAME_RULE = "a lower-case letter, then up to 62 lower-case letters, digits, '_' or '-'"
 ENTRY_KEYS = ("base_url", "api_key_env", "api_key_file")
 VARIABLE_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 # a key that would hold a secret: api_key, apikey, key, password, token, freshdesk_api_key, …
@@ -133,6 +131,38 @@ def load_accounts(path: Path | None = None, config=None,
 def registered_accounts(path: Path | None = None, config=None, environ: Mapping[str, str] | None = None) -> list[str]:
     """The names of the accounts the pipeline loads: the registered ones, or ``[DEFAULT_ACCOUNT]`` when none is."""
     return list(load_accounts(path, config, environ)) or [DEFAULT_ACCOUNT]
+
+
+def known_accounts(config=None, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Every account that may have rows: the default account (a database created before accounts, or a pipeline
+    that registers none) and the registered ones."""
+    return list(dict.fromkeys([DEFAULT_ACCOUNT, *load_accounts(None, config, environ)]))
+
+
+def registered_account(name: str, config=None, environ: Mapping[str, str] | None = None) -> Account:
+    """The registry's entry of ``name``; SettingError when it is not registered (a typo in ``--account``)."""
+    accounts = load_accounts(None, config, environ)
+    if name not in accounts:
+        path = accounts_file(config, environ)
+        known = ", ".join(accounts) or "none"
+        raise SettingError(f"account {name!r} is not registered in {path} (registered: {known}); register it with:"
+                           f" python -m pipeline.accounts add {name} [--base-url URL --api-key-env VARIABLE]")
+    return accounts[name]
+
+
+def account_api_settings(settings: Settings, account: str, config=None,
+                         environ: Mapping[str, str] | None = None) -> ApiSettings | None:
+    """How the account's day is fetched: ``[freshdesk]`` for the default account; for a registered one, its own base
+    URL and key with the other ``[freshdesk]`` settings. None when it has no base URL (its raw folders are read as
+    someone else wrote them)."""
+    if account == DEFAULT_ACCOUNT:
+        return settings.freshdesk
+    entry = registered_account(account, config, environ)
+    if not entry.base_url:
+        return None
+    config = config if config is not None else luigi.configuration.get_config()
+    environ = environ if environ is not None else os.environ
+    return api_settings(config, environ, base_url=entry.base_url, api_key=entry.api_key(environ))
 
 
 def read_registry(path: Path) -> str | None:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import luigi
 
 from pipeline.errors import PipelineError
+from pipeline.names import DEFAULT_ACCOUNT
 from pipeline.parameters import DayListParameter
 
 DEFAULTS = {"raw_root": "data/raw", "output_root": "output", "dsn": "", "validation_workers": "0",
@@ -55,11 +56,19 @@ class Settings:
     freshdesk: ApiSettings | None = None  # None: no base_url, the raw folders are read as they are
     deleted_after_days: int = 7  # [freshdesk]: loaded days of 404 details answers after which an agent is deleted
 
-    def raw_day(self, sync_date) -> Path:
-        return self.raw_root / sync_date.isoformat()
+    def raw_day(self, sync_date, account: str = DEFAULT_ACCOUNT) -> Path:
+        """``<raw_root>/YYYY-MM-DD`` for the default account, ``<raw_root>/<account>/YYYY-MM-DD`` for the others."""
+        return account_folder(self.raw_root, account) / sync_date.isoformat()
 
-    def output_dir(self, stage: str, sync_date) -> Path:
-        return self.output_root / stage / sync_date.isoformat()
+    def output_dir(self, stage: str, sync_date, account: str = DEFAULT_ACCOUNT) -> Path:
+        """``<output_root>/<stage>/YYYY-MM-DD``, or ``<output_root>/<stage>/<account>/YYYY-MM-DD``."""
+        return account_folder(self.output_root / stage, account) / sync_date.isoformat()
+
+
+def account_folder(root: Path, account: str) -> Path:
+    """Where an account's day folders are under ``root``: ``root`` itself for the default account (the layout of a
+    one-account pipeline), ``root/<account>`` for a registered one (account names never look like a day)."""
+    return root if account == DEFAULT_ACCOUNT else root / account
 
 
 def load_settings(config=None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -85,18 +94,23 @@ def load_settings(config=None, environ: Mapping[str, str] | None = None) -> Sett
     )
 
 
-def api_settings(config, environ: Mapping[str, str]) -> ApiSettings | None:
-    """``[freshdesk]``, each key overridden by ``FRESHDESK_<KEY>``; None when no base_url is set."""
+def api_settings(config, environ: Mapping[str, str], base_url: str | None = None,
+                 api_key: str | None = None) -> ApiSettings | None:
+    """``[freshdesk]``, each key overridden by ``FRESHDESK_<KEY>``; None when no base_url is set. A registered
+    account (pipeline.accounts) gives its own ``base_url`` and ``api_key`` (already checked); the other settings
+    are shared."""
 
     def value(name):
         return api_value(config, environ, name)
 
-    base_url = value("base_url").rstrip("/")
+    if base_url is None:
+        base_url = check_base_url(value("base_url"), "base_url (FRESHDESK_BASE_URL)") if value("base_url") else ""
+        api_key = environ.get(API_KEY_VARIABLE, "").strip()
     if not base_url:
         return None
     return ApiSettings(
-        base_url=check_base_url(base_url, "base_url (FRESHDESK_BASE_URL)"),
-        api_key=environ.get(API_KEY_VARIABLE, "").strip(),
+        base_url=base_url,
+        api_key=api_key or "",
         connections=max(1, whole_number("connections", value("connections"), "taken as 1", env="FRESHDESK_")),
         timeout_seconds=seconds("timeout_seconds", value("timeout_seconds")),
         retries=whole_number("retries", value("retries"), "a failed request is not tried again", env="FRESHDESK_"),

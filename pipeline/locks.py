@@ -1,8 +1,9 @@
-"""One run at a time per sync day: two commands that touch the same day take turns.
+"""One run at a time per account and sync day: two commands that touch the same account's day take turns.
 
-- File tasks (and Reprocess) hold ``<output root>/locks/<day>.lock`` (``flock``) while they write
-  the day's folders: a second run waits, then finds the folder done and skips it.
-- Database tasks take a PostgreSQL advisory lock on the day inside their transaction: a second
+- File tasks (and Reprocess) hold ``<output root>/locks/<day>.lock`` (``locks/<account>/<day>.lock`` for a
+  registered account; ``flock``) while they write the day's folders: a second run waits, then finds the
+  folder done and skips it.
+- Database tasks take a PostgreSQL advisory lock on the account's day inside their transaction: a second
   run waits for the first to commit, then finds the marker and skips the task.
 
 Both are released by the operating system or the server when their holder dies, so a killed
@@ -12,20 +13,31 @@ run never leaves a lock behind. Pipelines with other output roots or databases t
 import fcntl
 import logging
 import shutil
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipeline.config import account_folder
 from pipeline.errors import not_writable
+from pipeline.names import DEFAULT_ACCOUNT
 
 logger = logging.getLogger("luigi-interface.pipeline")
 
 ADVISORY_NAMESPACE = 0x41474E54  # 'AGNT': first key of pg_advisory_xact_lock(int, int); the day is the second
 
 
+def advisory_namespace(account: str) -> int:
+    """The first key of an account's day locks: ADVISORY_NAMESPACE for the default account, a hash of the name for
+    the others (two accounts that share one only take turns)."""
+    if account == DEFAULT_ACCOUNT:
+        return ADVISORY_NAMESPACE
+    return zlib.crc32(f"account:{account}".encode()) - (1 << 31)  # a signed 32-bit integer
+
+
 @contextmanager
-def day_file_lock(output_root: Path, sync_date, holder: str):
-    """Hold the day's lock file under ``output_root`` (waiting, with a log line, while another run has it)."""
-    path = output_root / "locks" / f"{sync_date.isoformat()}.lock"
+def day_file_lock(output_root: Path, sync_date, holder: str, account: str = DEFAULT_ACCOUNT):
+    """Hold the account's day lock file under ``output_root`` (waiting, with a log line, while another run has it)."""
+    path = account_folder(output_root / "locks", account) / f"{sync_date.isoformat()}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as handle:
         try:
@@ -36,16 +48,17 @@ def day_file_lock(output_root: Path, sync_date, holder: str):
         yield
 
 
-def lock_day_in_database(cursor, sync_date, holder: str) -> None:
-    """Take the day's advisory lock for the rest of the transaction (waiting while another run has it)."""
-    if not try_lock_day_in_database(cursor, sync_date):
+def lock_day_in_database(cursor, sync_date, holder: str, account: str = DEFAULT_ACCOUNT) -> None:
+    """Take the account's day advisory lock for the rest of the transaction (waiting while another run has it)."""
+    if not try_lock_day_in_database(cursor, sync_date, account):
         logger.info("%s: waiting for another run that is loading %s into the database", holder, sync_date)
-        cursor.execute("select pg_advisory_xact_lock(%s, %s)", (ADVISORY_NAMESPACE, sync_date.toordinal()))
+        cursor.execute("select pg_advisory_xact_lock(%s, %s)", (advisory_namespace(account), sync_date.toordinal()))
 
 
-def try_lock_day_in_database(cursor, sync_date) -> bool:
-    """Take the day's advisory lock for the rest of the transaction if no other run has it; returns whether it did."""
-    cursor.execute("select pg_try_advisory_xact_lock(%s, %s)", (ADVISORY_NAMESPACE, sync_date.toordinal()))
+def try_lock_day_in_database(cursor, sync_date, account: str = DEFAULT_ACCOUNT) -> bool:
+    """Take the account's day advisory lock for the rest of the transaction if no other run has it; returns whether
+    it did."""
+    cursor.execute("select pg_try_advisory_xact_lock(%s, %s)", (advisory_namespace(account), sync_date.toordinal()))
     return cursor.fetchone()[0]
 
 
@@ -65,7 +78,7 @@ def remove_leftover_temporary_folders(target: Path) -> list[Path]:
     return removed
 
 
-def write_day_target(target, output_root: Path, sync_date, holder: str, write):
+def write_day_target(target, output_root: Path, sync_date, holder: str, write, account: str = DEFAULT_ACCOUNT):
     """Write a day's file target once, atomically, under the day's lock: ``write(tmp_path)`` fills a
     temporary path that is renamed to the target when it returns. Returns what ``write`` returned, or
     None when another run wrote the target while this one waited. A failed write leaves nothing behind;
@@ -73,7 +86,7 @@ def write_day_target(target, output_root: Path, sync_date, holder: str, write):
     target or its temporary path) raises NotWritable, one line that says so and what to do."""
     path = Path(target.path)
     try:
-        with day_file_lock(output_root, sync_date, holder):
+        with day_file_lock(output_root, sync_date, holder, account):
             if target.exists():
                 logger.info("%s: done by another run meanwhile", holder)
                 return None

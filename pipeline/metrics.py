@@ -3,6 +3,7 @@ import datetime
 import uuid
 
 from pipeline.database import run_sql_file
+from pipeline.names import DEFAULT_ACCOUNT
 from pipeline.tables import RUN_COUNTS
 
 # One command is one run; worker processes forked by luigi inherit it.
@@ -45,13 +46,14 @@ def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def record_task_run(cursor, task: str, sync_date, started_at, counts: dict, run_id: str = RUN_ID) -> None:
-    """Insert (or, for a repeat within the same run, replace) a task's row of counts."""
+def record_task_run(cursor, task: str, sync_date, started_at, counts: dict, run_id: str = RUN_ID,
+                    account: str = DEFAULT_ACCOUNT) -> None:
+    """Insert (or, for a repeat within the same run, replace) a task's row of counts for one account's day."""
     unknown = set(counts) - set(RUN_COUNTS)
     if unknown:
         raise ValueError(f"{task} reports counts with no column in agent_pipeline_runs: {sorted(unknown)}")
     row = dict.fromkeys(RUN_COUNTS) | counts
-    row.update(run_id=run_id, task=task, sync_date=sync_date, started_at=started_at)
+    row.update(run_id=run_id, task=task, account=account, sync_date=sync_date, started_at=started_at)
     run_sql_file(cursor, "030_record_task_run.sql", row)
 
 
@@ -60,14 +62,18 @@ def run_summary_rows(cursor, run_id: str = RUN_ID) -> list[dict]:
 
 
 def format_summary(rows: list[dict], run_id: str = RUN_ID) -> str:
-    """A plain-text table, one line per sync date; '-' where no task of this run recorded the count. A day of
-    which this run only fetched the raw files (ExtractAgents, whose counts its own log line gives) has no line."""
+    """A plain-text table, one line per sync date (and account: a column of its own once a registered account is
+    in the run); '-' where no task of this run recorded the count. A day of which this run only fetched the raw
+    files (ExtractAgents, whose counts its own log line gives) has no line."""
     rows = [row for row in rows if any(row[key] is not None for key, _ in SUMMARY_COLUMNS[1:])]
     if not rows:
         return ""
-    cells = [[title for _, title in SUMMARY_COLUMNS]]
+    columns = SUMMARY_COLUMNS
+    if any(row.get("account", DEFAULT_ACCOUNT) != DEFAULT_ACCOUNT for row in rows):
+        columns = (SUMMARY_COLUMNS[0], ("account", "account"), *SUMMARY_COLUMNS[1:])
+    cells = [[title for _, title in columns]]
     cells += [["-" if row[key] is None else f"{row[key]:,}" if isinstance(row[key], int) else str(row[key])
-               for key, _ in SUMMARY_COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(SUMMARY_COLUMNS))]
+               for key, _ in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)) for line in cells]
     return "\n".join([f"===== Agents pipeline summary (run {run_id}) =====", *lines, ""])

@@ -1,9 +1,11 @@
 """Command-line parameters whose bad values are reported in one line (``PipelineError``), not a traceback."""
 import datetime
+import re
 
 import luigi
 
 from pipeline.errors import PipelineError
+from pipeline.names import NAME_PATTERN, NAME_RULE
 
 
 class BadParameter(PipelineError, ValueError):
@@ -32,3 +34,13 @@ class DayListParameter(luigi.Parameter):
 
     def serialize(self, x):
         return ",".join(day.isoformat() for day in x)
+
+
+class AccountParameter(luigi.Parameter):
+    """A Freshdesk account's short name (pipeline.names), or ``default``."""
+
+    def parse(self, x):
+        if not re.fullmatch(NAME_PATTERN, x):
+            raise BadParameter(f"--account {x!r} is not an account name: expected {NAME_RULE} (pipeline.accounts"
+                               " lists the registered ones)")
+        return x

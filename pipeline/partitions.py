@@ -7,8 +7,9 @@ side (each day serialized by its own advisory lock, pipeline.locks), so the lock
   (:func:`create_day_partition`). Creating a table and attaching it takes SHARE UPDATE EXCLUSIVE on the parent,
   which the other days' reads and writes neither wait for nor block. A partition left empty by a run that
   stopped before its transaction committed is harmless: the day's marker is absent, so the day is not done.
-- Inside the day's transaction, TRUNCATE takes ACCESS EXCLUSIVE on the day's partition only, and the day's
-  statements read only the partitions of the day and of earlier days: a day may wait for an earlier day's
+- Inside the day's transaction, the accounts' rows of the day are deleted from the day's partition (ROW
+  EXCLUSIVE on it: other accounts may write the same day side by side), and the day's statements read only the
+  partitions of the day and of earlier days: a day may wait for an earlier day's
   partition, never the other way round, so no two days wait for each other.
 - Dropping old staging partitions takes ACCESS EXCLUSIVE on ``stg_agents``: :func:`drop_expired_staging` runs
   after the day has committed, in a short transaction with a lock_timeout, and leaves the work for the next
@@ -16,13 +17,14 @@ side (each day serialized by its own advisory lock, pipeline.locks), so the lock
 """
 import datetime
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
 
 import psycopg2
 
 from pipeline.database import DatabaseUnavailable, connect, present_markers, run_sql_file
 from pipeline.locks import try_lock_day_in_database
+from pipeline.names import DEFAULT_ACCOUNT
 
 logger = logging.getLogger("luigi-interface.pipeline")
 
@@ -53,27 +55,41 @@ def expired_staging_days(days: Iterable[datetime.date], staged: set, done: set, 
 
 
 def drop_expired_staging(dsn: str, retention_days: int, staged_marker: Callable, done_marker: Callable,
+                         accounts: Sequence[str] = (DEFAULT_ACCOUNT,),
                          lock_timeout: str = RETENTION_LOCK_TIMEOUT) -> list[str]:
     """Drop the staging partitions that :func:`expired_staging_days` names; returns the partitions dropped.
 
-    ``staged_marker(day)`` and ``done_marker(day)`` are the ``table_updates`` ids of the day's LoadStaging and
-    SnapshotHistory markers: a day is staged once its LoadStaging committed, and done once its history is
-    written. A day that another run holds (its advisory lock: loading or forgetting it) is left for the next
-    day, and so is everything when ``stg_agents`` stays busy for ``lock_timeout`` or the database fails: one
-    log line, never an error. 0 days keeps all staging.
+    ``staged_marker(day, account)`` and ``done_marker(day, account)`` are the ``table_updates`` ids of an
+    account's LoadStaging and SnapshotHistory markers of a day: a day is staged once one of ``accounts`` has
+    staged it, and done once the history of every account that staged it is written. A day that another run
+    holds (an account's advisory lock: loading or forgetting it) is left for the next day, and so is everything
+    when ``stg_agents`` stays busy for ``lock_timeout`` or the database fails: one log line, never an error.
+    0 days keeps all staging.
     """
     if not retention_days:
         return []
+
+    def staged_accounts(day, markers):
+        return [account for account in accounts if staged_marker(day, account) in markers]
+
+    def all_done(day, staged, markers):
+        return all(done_marker(day, account) in markers for account in staged)
+
     try:
         with closing(connect(dsn)) as connection, connection.cursor() as cursor:
             cursor.execute("select set_config('lock_timeout', %s, true)", (lock_timeout,))
             days = partitioned_days(cursor, STAGING)
-            markers = present_markers(cursor, [marker(day) for day in days for marker in (staged_marker, done_marker)])
-            expired = expired_staging_days(days, {day for day in days if staged_marker(day) in markers},
-                                           {day for day in days if done_marker(day) in markers}, retention_days)
-            locked = [day for day in expired if try_lock_day_in_database(cursor, day)]
-            still_done = present_markers(cursor, [done_marker(day) for day in locked])  # no run has them now
-            dropping = [day for day in locked if done_marker(day) in still_done]
+            markers = present_markers(cursor, [marker(day, account) for day in days for account in accounts
+                                               for marker in (staged_marker, done_marker)])
+            staged = {day: staged_accounts(day, markers) for day in days}
+            expired = expired_staging_days(days, {day for day in days if staged[day]},
+                                           {day for day in days if all_done(day, staged[day], markers)},
+                                           retention_days)
+            locked = [day for day in expired
+                      if all([try_lock_day_in_database(cursor, day, account) for account in staged[day]])]
+            still_done = present_markers(cursor, [done_marker(day, account) for day in locked
+                                                  for account in staged[day]])  # no run has them now
+            dropping = [day for day in locked if all_done(day, staged[day], still_done)]
             dropped = [row["dropped"] for row in run_sql_file(
                 cursor, "061_drop_day_partitions.sql", {"table": STAGING, "days": dropping})] if dropping else []
             connection.commit()

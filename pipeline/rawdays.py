@@ -1,19 +1,20 @@
-"""Raw days that are missing: noted as luigi finds them, named in one line when the run ends."""
+"""Raw days that are missing: noted as luigi finds them, named in one line per account when the run ends."""
 import datetime
 import re
 from pathlib import Path
 
 DAY_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-_missing: set[datetime.date] = set()
+_missing: dict[str, set[datetime.date]] = {}
 
 
-def note_missing(day: datetime.date) -> None:
-    _missing.add(day)
+def note_missing(day: datetime.date, account: str) -> None:
+    _missing.setdefault(account, set()).add(day)
 
 
-def missing_days() -> list[datetime.date]:
-    return sorted(_missing)
+def missing_days() -> dict[str, list[datetime.date]]:
+    """The missing days of each account, by account name."""
+    return {account: sorted(days) for account, days in sorted(_missing.items())}
 
 
 def day_spans(days) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from pipeline.completeness import ACCEPT_FLAG, RefusedDay
 from pipeline.locks import day_file_lock, remove_leftover_temporary_folders
 from pipeline.manifest import MANIFEST
+from pipeline.names import DEFAULT_ACCOUNT
 
 FILE_STAGES = ("validated", "transformed")  # the day's file targets made from its raw folder
 NOTHING_WRITTEN = "Nothing was written; "  # where a refusal's way out begins: replaced, as it no longer applies
@@ -47,19 +48,22 @@ def aside_path(day_dir: Path, clock=datetime.datetime.now) -> Path:
 
 
 def set_aside_refused_day(refused: RefusedDay, settings, sync_date: datetime.date, holder: str,
-                          locked: bool = False) -> RefusedDay:
+                          locked: bool = False, account: str = DEFAULT_ACCOUNT) -> RefusedDay:
     """The error to raise for ``refused``: for today's day fetched by ExtractAgents, its raw folder moved aside and
     its file targets removed (under the day's file lock, unless the caller holds it: ``locked``), and a message
     that says so; any other day's refusal as it is."""
-    day_dir = settings.raw_day(sync_date)
+    if account != DEFAULT_ACCOUNT:  # the command that lets the day through names the account
+        refused = RefusedDay(str(refused).replace("SnapshotHistory --sync-date",
+                                                  f"SnapshotHistory --account {account} --sync-date"))
+    day_dir = settings.raw_day(sync_date, account)
     if sync_date != datetime.date.today() or not (day_dir / MANIFEST).is_file():
         return refused
-    with nullcontext() if locked else day_file_lock(settings.output_root, sync_date, holder):
+    with nullcontext() if locked else day_file_lock(settings.output_root, sync_date, holder, account):
         aside = aside_path(day_dir)
         try:
             day_dir.rename(aside)
             for stage in FILE_STAGES:
-                remove_file_target(settings.output_dir(stage, sync_date))
+                remove_file_target(settings.output_dir(stage, sync_date, account))
         except OSError as error:
             return RefusedDay(f"{refused} (its fetched files could not be moved aside: {error}; move {day_dir}"
                               " away and run the same command again to fetch the day anew)")
@@ -69,4 +73,4 @@ def set_aside_refused_day(refused: RefusedDay, settings, sync_date: datetime.dat
         f"{head + 'Nothing was written. ' if found else f'{refused} '}The fetched files were moved to {aside}: running"
         f" the same command again today fetches the day anew. Only if the API's answer really is complete, move"
         f" them back to {day_dir} and let the day through with: luigi --module pipeline SnapshotHistory"
-        f" --sync-date {day} {ACCEPT_FLAG} {day}")
+        f"{'' if account == DEFAULT_ACCOUNT else f' --account {account}'} --sync-date {day} {ACCEPT_FLAG} {day}")

@@ -5,14 +5,15 @@ import re
 from pipeline.database import run_sql_file
 from pipeline.manifest import FETCH_ERROR
 from pipeline.metrics import COUNT_LABELS
+from pipeline.names import DEFAULT_ACCOUNT
 from pipeline.raw import PARSE_ERROR
 from pipeline.tables import RUN_COUNTS
 
 LISTED_CHANGES = 200  # agents listed per change kind; the page says how many more there are
 
 
-def _rows(cursor, file_name: str, sync_date) -> list[dict]:
-    return run_sql_file(cursor, file_name, {"sync_date": sync_date})
+def _rows(cursor, file_name: str, sync_date, account: str) -> list[dict]:
+    return run_sql_file(cursor, file_name, {"sync_date": sync_date, "account": account, "accounts": [account]})
 
 
 RULE = re.compile(r"(?P<value>.*) (?P<rule>(?:is not of type|is not a|is not one of|is not|is less than|is greater than"
@@ -59,25 +60,27 @@ WARNING = "VALIDATION_WARNING"
 DAY_STATUS_COUNTS = ("agents_active", "agents_deactivated", "agents_reactivated")
 
 
-def gather_report(cursor, sync_date) -> dict:
-    """Everything the page shows, read with ``cursor``. The day's status counts and the lists of agents whose
+def gather_report(cursor, sync_date, account: str = DEFAULT_ACCOUNT) -> dict:
+    """Everything an account's page shows, read with ``cursor``. The day's status counts and the lists of agents whose
     status changed both come from ``agent_status_history`` as it is now (days loaded out of order change what
     a day's "previous recorded day" is); the other counts from the day's latest run of each task."""
     latest = {}
-    for run in _rows(cursor, "051_report_day_counts.sql", sync_date):
+    for run in _rows(cursor, "051_report_day_counts.sql", sync_date, account):
         latest.update({key: run[key] for key in RUN_COUNTS if run[key] is not None})
-    latest.update(_rows(cursor, "021_day_status_counts.sql", sync_date)[0])
+    latest.update(_rows(cursor, "021_day_status_counts.sql", sync_date, account)[0])
+    latest.pop("account")
     counts = {key: latest[key] for key in RUN_COUNTS if key in latest}  # in the order the graph counts them
-    changes = _rows(cursor, "052_report_status_changes.sql", sync_date)
-    errors = _rows(cursor, "053_report_day_errors.sql", sync_date)
+    changes = _rows(cursor, "052_report_status_changes.sql", sync_date, account)
+    errors = _rows(cursor, "053_report_day_errors.sql", sync_date, account)
     warnings = [row for row in errors if row["error_type"] == WARNING]
     return {
         "sync_date": sync_date,
-        "daily": _rows(cursor, "050_report_daily_status.sql", sync_date),
+        "account": account,
+        "daily": _rows(cursor, "050_report_daily_status.sql", sync_date, account),
         "counts": counts,
         "deactivated": [row for row in changes if not row["is_active"]],
         "reactivated": [row for row in changes if row["is_active"]],
-        "unseen": _rows(cursor, "054_report_unseen_agents.sql", sync_date),
+        "unseen": _rows(cursor, "054_report_unseen_agents.sql", sync_date, account),
         "errors": grouped_reasons([row for row in errors if row["error_type"] != WARNING]),
         "warnings": grouped_reasons([row for row in warnings if row["agent_recorded"]]),
         "warnings_not_loaded": grouped_reasons([row for row in warnings if not row["agent_recorded"]]),
@@ -174,6 +177,7 @@ def _reason_table(groups: list[tuple[str, list[str]]], what: str, none: str) -> 
 def render_report(data: dict) -> str:
     """The HTML page; pure: ``data`` is what :func:`gather_report` returns."""
     day = html.escape(str(data["sync_date"]))
+    of_account = "" if data["account"] == DEFAULT_ACCOUNT else f" of {html.escape(data['account'])}"
     counts = {}
     for key, value in data["counts"].items():
         counts[key] = value
@@ -183,9 +187,9 @@ def render_report(data: dict) -> str:
     count_rows = "".join(f"<tr><th>{html.escape(labels.get(key, key))}</th><td class=n>{value:,}</td></tr>"
                          for key, value in counts.items())
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Agents on {day}</title><style>{STYLE}</style></head>
+<html lang="en"><head><meta charset="utf-8"><title>Agents{of_account} on {day}</title><style>{STYLE}</style></head>
 <body>
-<h1>Agents on {day}</h1>
+<h1>Agents{of_account} on {day}</h1>
 <p class=muted>Freshdesk agents pipeline: status of every agent synced on {day}.</p>
 <section><h2>Agents active and inactive on each loaded day</h2>{status_chart(data["daily"])}</section>
 <section><h2>This day's counts</h2><table>{count_rows}</table></section>

@@ -35,9 +35,10 @@ CARRIED_COLUMNS = tuple(column for column in RECORD_FIELDS if column not in ("ag
 STAGING_COLUMNS = (
     "agent_id", "email", "name", "job_title", "language", "mobile", "phone", "time_zone",
     "available", "deactivated", "status", "focus_mode", "agent_operational_status",
-    "last_active_at", "created_at", "updated_at", "absent_fields", "sync_day", "source", "sync_date",
+    "last_active_at", "created_at", "updated_at", "absent_fields", "sync_day", "source", "sync_date", "account",
 )
-ERROR_COLUMNS = ("agent_id", "sync_date", "source_file", "record_index", "error_type", "error_message", "raw_record")
+ERROR_COLUMNS = ("agent_id", "sync_date", "source_file", "record_index", "error_type", "error_message", "raw_record",
+                 "account")
 
 # The counts a task may record in agent_pipeline_runs (sql/006_create_agent_pipeline_runs.sql).
 RUN_COUNTS = (

@@ -1,6 +1,7 @@
-"""The daily graph: RawAgentsDay → ValidateRaw → TransformAgents → LoadStaging → UpsertAgents → SnapshotHistory,
-plus StatusReport (an HTML page per day) and Reprocess (forget days so that they load again). With
-``[freshdesk] base_url`` set, ExtractAgents (the day fetched from the API) takes RawAgentsDay's place."""
+"""The daily graph of one account: RawAgentsDay → ValidateRaw → TransformAgents → LoadStaging → UpsertAgents →
+SnapshotHistory, plus StatusReport (an HTML page per day) and Reprocess (forget days so that they load again). With
+a base URL for the account, ExtractAgents (the day fetched from the API) takes RawAgentsDay's place. AllAccounts
+is the day of every registered account (pipeline.accounts)."""
 import datetime
 import json
 import logging
@@ -8,9 +9,10 @@ from contextlib import closing
 from pathlib import Path
 
 import luigi
+from luigi.task import task_id_str
 
 from pipeline.completeness import DayAgainstPrevious, RefusedDay, refusal
-from pipeline.config import accepted_incomplete, load_settings
+from pipeline.config import accepted_incomplete, account_folder, load_settings
 from pipeline.database import (
     MarkerTarget,
     connect,
@@ -24,20 +26,54 @@ from pipeline.errors import PipelineError
 from pipeline.handoff import part_glob
 from pipeline.locks import day_file_lock, lock_day_in_database, write_day_target
 from pipeline.metrics import COUNT_LABELS, now, record_task_run
-from pipeline.parameters import SyncDateParameter
+from pipeline.names import DEFAULT_ACCOUNT
+from pipeline.parameters import AccountParameter, SyncDateParameter
 from pipeline.partitions import create_day_partition, drop_expired_staging
 from pipeline.raw import validate_day
 from pipeline.rawdays import note_missing
 from pipeline.refetch import remove_file_target, set_aside_refused_day
+from pipeline.summary import note_wanted
 from pipeline.tables import CARRIED_COLUMNS, ERROR_COLUMNS, STAGING_COLUMNS
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
 
 
-class DayTask(luigi.Task):
+def account_parameter() -> AccountParameter:
+    """The ``account`` of a day task, declared after its ``sync_date``: ``SnapshotHistory(day)`` (and luigi's range
+    tasks, which pass the day alone) still name the default account's day."""
+    return AccountParameter(default=DEFAULT_ACCOUNT,
+                            description="The Freshdesk account (python -m pipeline.accounts list): its raw days are"
+                                        " <raw_root>/<account>/YYYY-MM-DD. Default: 'default', the account of a"
+                                        " pipeline that registers none, whose raw days are <raw_root>/YYYY-MM-DD.")
+
+
+class AccountDay:
+    """A task of one account's sync day (a ``sync_date``, then an ``account``). The default account's tasks have the
+    ids (and so the markers) that they had before accounts: a one-account pipeline's finished days stay done."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.account == DEFAULT_ACCOUNT:
+            params = self.to_str_params(only_significant=True, only_public=True)
+            del params["account"]
+            self.task_id = task_id_str(self.get_task_family(), params)
+            self._Task__hash = hash(self.task_id)
+
+    def __repr__(self):
+        text = super().__repr__()
+        return text.replace(f", account={DEFAULT_ACCOUNT})", ")") if self.account == DEFAULT_ACCOUNT else text
+
+    @property
+    def accounts(self) -> list[str]:
+        """The accounts this task's SQL statements work on (``%(accounts)s``)."""
+        return [self.account]
+
+
+class DayTask(AccountDay, luigi.Task):
     sync_date = SyncDateParameter(default=datetime.date.today(),
                                   description="The sync day: the raw folder <raw_root>/YYYY-MM-DD to load"
                                               " (default: today, the machine's local date).")
+    account = account_parameter()
 
     @property
     def settings(self):
@@ -64,30 +100,35 @@ class DayTask(luigi.Task):
 
     def record_run(self, cursor, started_at, counts: dict) -> None:
         """Record the task's counts in agent_pipeline_runs, and show them in luigid once it is done."""
-        record_task_run(cursor, self.get_task_family(), self.sync_date, started_at, counts)
+        record_task_run(cursor, self.get_task_family(), self.sync_date, started_at, counts, account=self.account)
         self.report(", ".join(f"{COUNT_LABELS.get(key, key)}: {value:,}" for key, value in counts.items()), 100)
 
 
-class RawAgentsDay(luigi.ExternalTask):
-    """The raw files of one sync day, written by the Freshdesk export."""
+class RawAgentsDay(AccountDay, luigi.ExternalTask):
+    """The raw files of one account's sync day, written by the Freshdesk export."""
 
     sync_date = SyncDateParameter(description="The sync day: the raw folder <raw_root>/YYYY-MM-DD.")
+    account = account_parameter()
 
     def output(self):
-        return luigi.LocalTarget(str(load_settings().raw_day(self.sync_date)))
+        return luigi.LocalTarget(str(load_settings().raw_day(self.sync_date, self.account)))
 
     def complete(self):
         found = super().complete()
         if not found:  # one line names every missing day when the run ends (pipeline.summary)
             logger.debug("Raw input missing: %s does not exist", self.output().path)
-            note_missing(self.sync_date)
+            note_missing(self.sync_date, self.account)
         return found
 
 
-def raw_day_task(sync_date) -> luigi.Task:
-    """Where a day's raw files come from: the Freshdesk API when ``[freshdesk] base_url`` is set, else a
-    folder someone else wrote."""
-    return ExtractAgents(sync_date) if load_settings().freshdesk else RawAgentsDay(sync_date)
+def raw_day_task(sync_date, account: str) -> luigi.Task:
+    """Where an account's raw day comes from: the Freshdesk API when the account has a base URL (``[freshdesk]
+    base_url`` for the default account, its entry in the registry for the others), else a folder someone else
+    wrote."""
+    from pipeline.accounts import account_api_settings
+
+    fetched = account_api_settings(load_settings(), account) is not None
+    return (ExtractAgents if fetched else RawAgentsDay)(sync_date=sync_date, account=account)
 
 
 class FileDayTask(DayTask):
@@ -96,11 +137,12 @@ class FileDayTask(DayTask):
     stage = None  # folder name under the output root
 
     def output(self):
-        return luigi.LocalTarget(str(self.settings.output_dir(self.stage, self.sync_date)))
+        return luigi.LocalTarget(str(self.settings.output_dir(self.stage, self.sync_date, self.account)))
 
     def run(self):
         started_at = now()
-        counts = write_day_target(self.output(), self.settings.output_root, self.sync_date, str(self), self.write)
+        counts = write_day_target(self.output(), self.settings.output_root, self.sync_date, str(self), self.write,
+                                  self.account)
         if counts is None:  # another run wrote the day while this one waited for the lock
             return
         dsn = database_dsn(self.settings)
@@ -125,7 +167,7 @@ class ExtractAgents(FileDayTask):
     Only today can be fetched: the API gives the agents as they are now."""
 
     def output(self):
-        return luigi.LocalTarget(str(self.settings.raw_day(self.sync_date)))
+        return luigi.LocalTarget(str(self.settings.raw_day(self.sync_date, self.account)))
 
     def run(self):
         today = datetime.date.today()
@@ -136,20 +178,22 @@ class ExtractAgents(FileDayTask):
         super().run()
 
     def write(self, tmp: Path) -> dict:
+        from pipeline.accounts import account_api_settings
         from pipeline.extract import extract_day, known_agent_ids, run_counts
         from pipeline.freshdesk import FreshdeskApi
 
-        api = FreshdeskApi(self.settings.freshdesk)
+        api = FreshdeskApi(account_api_settings(self.settings, self.account))
         dsn = database_dsn(self.settings)
         ensure_schema(dsn)
+        params = {"account": self.account, "sync_date": self.sync_date}
         with reported_outage(dsn, f"{self} (reading the known agents)"), closing(connect(dsn)) as connection, \
                 connection.cursor() as cursor:
-            loaded = [row["agent_id"] for row in run_sql_file(cursor, "070_known_agent_ids.sql", {})]
-            active = {row["agent_id"] for row in run_sql_file(cursor, "071_previously_active_agent_ids.sql",
-                                                              {"sync_date": self.sync_date})}
+            loaded = [row["agent_id"] for row in run_sql_file(cursor, "070_known_agent_ids.sql", params)]
+            active = {row["agent_id"] for row in run_sql_file(cursor, "071_previously_active_agent_ids.sql", params)}
+        raw_days = self.settings.raw_day(self.sync_date, self.account).parent
         try:
-            manifest = extract_day(api, tmp, self.sync_date, known_agent_ids(loaded, self.settings.raw_root,
-                                                                                self.sync_date), self.report, active)
+            manifest = extract_day(api, tmp, self.sync_date, known_agent_ids(loaded, raw_days, self.sync_date),
+                                   self.report, active)
         finally:
             api.close()
         return run_counts(manifest)
@@ -161,7 +205,7 @@ class ValidateRaw(FileDayTask):
     stage = "validated"
 
     def requires(self):
-        return raw_day_task(self.sync_date)
+        return raw_day_task(self.sync_date, self.account)
 
     def produce(self, input_dir, out_dir):
         from pipeline.spark import start_in_background
@@ -171,7 +215,8 @@ class ValidateRaw(FileDayTask):
             return validate_day(input_dir, out_dir, progress=self._progress, workers=self.settings.validation_workers,
                                 accept_incomplete=accepted_incomplete(self.sync_date))
         except RefusedDay as refused:  # a fetched day is set aside, to be fetched anew (pipeline.refetch)
-            raise set_aside_refused_day(refused, self.settings, self.sync_date, str(self), locked=True) from None
+            raise set_aside_refused_day(refused, self.settings, self.sync_date, str(self), locked=True,
+                                        account=self.account) from None
 
     def _progress(self, done_files, total_files, counts):
         records = counts["records_read"]
@@ -191,7 +236,7 @@ class TransformAgents(FileDayTask):
     stage = "transformed"
 
     def requires(self):
-        return ValidateRaw(self.sync_date)
+        return ValidateRaw(sync_date=self.sync_date, account=self.account)
 
     def produce(self, input_dir, out_dir):
         from pipeline.spark import get_spark
@@ -202,7 +247,7 @@ class TransformAgents(FileDayTask):
         self.report("getting the Spark session (started once per process)", 5)
         spark = get_spark(self.settings.spark_conf)
         self.report("Spark: resolving duplicates and deactivations", 20)
-        return transform_day(spark, input_dir, out_dir, self.sync_date)
+        return transform_day(spark, input_dir, out_dir, self.sync_date, self.account)
 
 
 class DatabaseDayTask(DayTask):
@@ -217,7 +262,7 @@ class DatabaseDayTask(DayTask):
     @classmethod
     def bulk_complete(cls, parameter_tuples):
         """The days already done, in one query: luigi's range tasks call this instead of complete() per day."""
-        tasks = [cls(sync_date=day) for day in parameter_tuples]  # cls may be a functools.partial
+        tasks = [cls(sync_date=day) for day in parameter_tuples]  # cls may be a functools.partial (an account)
         if not tasks:
             return []
         done = existing_markers(tasks[0].output().dsn, (task.task_id for task in tasks))
@@ -232,7 +277,7 @@ class DatabaseDayTask(DayTask):
                 create_day_partition(marker.dsn, self.table, self.sync_date)
         with reported_outage(marker.dsn, str(self)), closing(marker.connect()) as connection:
             with connection.cursor() as cursor:
-                lock_day_in_database(cursor, self.sync_date, str(self))
+                lock_day_in_database(cursor, self.sync_date, str(self), self.account)
                 if marker.exists(connection):  # another run finished it while this one waited for the lock
                     logger.info("%s: done by another run meanwhile", self)
                     return
@@ -246,12 +291,14 @@ class DatabaseDayTask(DayTask):
         raise NotImplementedError
 
     def execute_sql_file(self, cursor, file_name: str, **params) -> dict:
-        """Run one statement of ``sql/`` for this day; returns its single result row, if it has one."""
-        rows = run_sql_file(cursor, file_name, {"sync_date": self.sync_date, **params})
-        return rows[0] if rows else {}
+        """Run one statement of ``sql/`` for this account's day; returns its single result row (without its
+        ``account``), if it has one."""
+        rows = run_sql_file(cursor, file_name, {"sync_date": self.sync_date, "accounts": self.accounts, **params})
+        return {key: value for key, value in rows[0].items() if key != "account"} if rows else {}
 
     def empty_day_partition(self, cursor) -> None:
-        """Empty the day's partition of ``table`` (it locks that partition only), to write the day again."""
+        """Delete the account's rows from the day's partition of ``table`` (the other accounts' rows stay), to
+        write the day again."""
         self.execute_sql_file(cursor, "009_empty_day_partition.sql", table=self.table)
 
 
@@ -283,7 +330,8 @@ class LoadStaging(DatabaseDayTask):
     day_partitioned = True
 
     def requires(self):
-        return {"transformed": TransformAgents(self.sync_date), "validated": ValidateRaw(self.sync_date)}
+        return {"transformed": TransformAgents(sync_date=self.sync_date, account=self.account),
+                "validated": ValidateRaw(sync_date=self.sync_date, account=self.account)}
 
     def write(self, cursor):
         transformed = Path(self.input()["transformed"].path)
@@ -293,6 +341,7 @@ class LoadStaging(DatabaseDayTask):
         self.report("COPY staging rows", 10)
         staged = copy_files(cursor, "stg_agents", STAGING_COLUMNS, transformed / "agents")
         unseen = self.execute_sql_file(cursor, "011_stage_unseen_agents.sql", quarantined=quarantined,
+                                       quarantined_accounts=[self.account] * len(quarantined),
                                        absent_fields=list(CARRIED_COLUMNS), sync_day=self.sync_date.isoformat())
         self.refuse_if_incomplete(cursor)
         self.report(f"COPY {staged:,} staging rows done; COPY error rows", 80)
@@ -309,7 +358,8 @@ class LoadStaging(DatabaseDayTask):
                                    **self.execute_sql_file(cursor, "011_day_against_previous.sql"))
         reason = refusal(self.sync_date, facts, self.settings.max_deactivation_share)
         if reason:  # a fetched day is set aside, to be fetched anew (pipeline.refetch)
-            raise set_aside_refused_day(RefusedDay(reason), self.settings, self.sync_date, str(self))
+            raise set_aside_refused_day(RefusedDay(reason), self.settings, self.sync_date, str(self),
+                                        account=self.account)
 
 
 class UpsertAgents(DatabaseDayTask):
@@ -318,7 +368,7 @@ class UpsertAgents(DatabaseDayTask):
     table = "agents"
 
     def requires(self):
-        return LoadStaging(self.sync_date)
+        return LoadStaging(sync_date=self.sync_date, account=self.account)
 
     def write(self, cursor):
         self.report("waiting for agents (one day's merge at a time)", 5)
@@ -338,13 +388,16 @@ class SnapshotHistory(DatabaseDayTask):
     day_partitioned = True
 
     def requires(self):
-        return UpsertAgents(self.sync_date)
+        return UpsertAgents(sync_date=self.sync_date, account=self.account)
 
     def run(self):
+        from pipeline.accounts import known_accounts
+
         super().run()
         drop_expired_staging(self.output().dsn, self.settings.staging_retention_days,
-                             staged_marker=lambda day: LoadStaging(sync_date=day).task_id,
-                             done_marker=lambda day: SnapshotHistory(sync_date=day).task_id)
+                             staged_marker=lambda day, account: LoadStaging(sync_date=day, account=account).task_id,
+                             done_marker=lambda day, account: SnapshotHistory(sync_date=day, account=account).task_id,
+                             accounts=known_accounts())
 
     def write(self, cursor):
         self.report("waiting for agent_versions (one day's versions at a time)", 5)
@@ -366,24 +419,56 @@ class StatusReport(DayTask):
     """A self-contained HTML page about one loaded day: output/reports/<day>.html."""
 
     def requires(self):
-        return SnapshotHistory(self.sync_date)
+        return SnapshotHistory(sync_date=self.sync_date, account=self.account)
 
     def output(self):
-        return luigi.LocalTarget(str(self.settings.output_root / "reports" / f"{self.sync_date.isoformat()}.html"))
+        folder = account_folder(self.settings.output_root / "reports", self.account)
+        return luigi.LocalTarget(str(folder / f"{self.sync_date.isoformat()}.html"))
 
     def run(self):
         from pipeline.report import gather_report, render_report
 
         dsn = database_dsn(self.settings)
         with reported_outage(dsn, str(self)), closing(connect(dsn)) as connection, connection.cursor() as cursor:
-            data = gather_report(cursor, self.sync_date)
+            data = gather_report(cursor, self.sync_date, self.account)
         write_day_target(self.output(), self.settings.output_root, self.sync_date, str(self),
-                         lambda tmp: tmp.write_text(render_report(data), encoding="utf-8"))
+                         lambda tmp: tmp.write_text(render_report(data), encoding="utf-8"), self.account)
         self.report(f"wrote {self.output().path}", 100)
 
 
+class AllAccounts(luigi.WrapperTask):
+    """The sync day of every registered account (``python -m pipeline.accounts list``; the default account when none
+    is registered): each account's SnapshotHistory. One account's failure or refusal does not stop the others; the
+    run's summary names the accounts whose day was not loaded."""
+
+    sync_date = SyncDateParameter(default=datetime.date.today(),
+                                  description="The sync day: each account's raw folder <raw_root>/<account>/YYYY-MM-DD"
+                                              " (default: today, the machine's local date).")
+
+    def requires(self):
+        from pipeline.accounts import registered_accounts
+
+        days = [SnapshotHistory(sync_date=self.sync_date, account=account) for account in registered_accounts()]
+        note_wanted(days)  # the summary names those that are not done when the run ends
+        return days
+
+    @classmethod
+    def bulk_complete(cls, parameter_tuples):
+        """The days every account has done, in one query: luigi's range tasks call this instead of complete()."""
+        from pipeline.accounts import registered_accounts
+
+        days = {day: [SnapshotHistory(sync_date=day, account=account) for account in registered_accounts()]
+                for day in parameter_tuples}
+        if not days:
+            return []
+        done = existing_markers(database_dsn(load_settings()), (task.task_id for tasks in days.values()
+                                                                for task in tasks))
+        return [day for day, tasks in days.items() if all(task.task_id in done for task in tasks)]
+
+
 class Reprocess(luigi.Task):
-    """Forgets the days [start, stop) so that the next run loads them again from their raw files.
+    """Forgets an account's days [start, stop) so that the next run loads them again from their raw files (the other
+    accounts' days stay as they are).
 
     Removes their file targets and reports, then deletes their markers in one transaction. A crash
     in between leaves the days looking done (with their old tables), never half-loaded: run it again.
@@ -391,6 +476,9 @@ class Reprocess(luigi.Task):
 
     start = luigi.DateParameter(description="First day to re-process (inclusive).")
     stop = luigi.DateParameter(description="Day after the last one to re-process (exclusive).")
+    account = AccountParameter(default=DEFAULT_ACCOUNT, description="The account whose days are forgotten (default:"
+                                                                    " 'default', the account of a pipeline that"
+                                                                    " registers none).")
 
     DATABASE_TASKS = (LoadStaging, UpsertAgents, SnapshotHistory)
     FILE_TASKS = (ValidateRaw, TransformAgents, StatusReport)
@@ -407,15 +495,15 @@ class Reprocess(luigi.Task):
 
     def run(self):
         days, settings = self.days(), load_settings()
-        markers = [cls(sync_date=day) for cls in self.DATABASE_TASKS for day in days]
+        markers = [cls(sync_date=day, account=self.account) for cls in self.DATABASE_TASKS for day in days]
         dsn = database_dsn(settings)
         ensure_schema(dsn)
         with closing(connect(dsn)) as connection, connection.cursor() as cursor:
             for day in days:  # a run loading one of these days finishes its database task first
-                lock_day_in_database(cursor, day, str(self))
+                lock_day_in_database(cursor, day, str(self), self.account)
             for day in days:
-                with day_file_lock(settings.output_root, day, str(self)):
-                    for task in (cls(sync_date=day) for cls in self.FILE_TASKS):
+                with day_file_lock(settings.output_root, day, str(self), self.account):
+                    for task in (cls(sync_date=day, account=self.account) for cls in self.FILE_TASKS):
                         remove_file_target(Path(task.output().path))
             cursor.execute("delete from table_updates where update_id = any(%s)", ([m.task_id for m in markers],))
             deleted = cursor.rowcount

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from pipeline.handoff import PARTS, part_glob, row_count, spark_schema
+from pipeline.names import DEFAULT_ACCOUNT
 from pipeline.spark import job_write_errors
 from pipeline.tables import CARRIED_COLUMNS, ERROR_COLUMNS, RECORD_FIELDS, STAGING_COLUMNS
 
@@ -98,13 +99,13 @@ def with_deactivation(agents: DataFrame) -> DataFrame:
     )
 
 
-def with_sync_columns(df: DataFrame, sync_date: datetime.date) -> DataFrame:
-    """The sync date, the raw day folder it came from, and the source."""
-    return df.withColumns({"sync_date": F.lit(sync_date).cast(T.DateType()),
+def with_sync_columns(df: DataFrame, sync_date: datetime.date, account: str) -> DataFrame:
+    """The account, the sync date, the raw day folder it came from, and the source."""
+    return df.withColumns({"account": F.lit(account), "sync_date": F.lit(sync_date).cast(T.DateType()),
                            "sync_day": F.lit(sync_date.isoformat()), "source": F.lit(SOURCE)})
 
 
-def staged_agents(records: DataFrame, list_ids: DataFrame, sync_date: datetime.date) -> DataFrame:
+def staged_agents(records: DataFrame, list_ids: DataFrame, sync_date: datetime.date, account: str) -> DataFrame:
     """One staging row per known, not quarantined agent of the day (plus its ``duplicates`` count)."""
     return (
         records
@@ -112,7 +113,7 @@ def staged_agents(records: DataFrame, list_ids: DataFrame, sync_date: datetime.d
         .transform(with_list_status, list_ids)
         .transform(filter_quarantined)
         .transform(with_deactivation)
-        .transform(with_sync_columns, sync_date)
+        .transform(with_sync_columns, sync_date, account)
     )
 
 
@@ -144,14 +145,15 @@ def to_copy_text(df: DataFrame, columns) -> DataFrame:
 OUTPUTS = ("agents", "errors", "quarantined")
 
 
-def transform_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_date: datetime.date) -> dict:
+def transform_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_date: datetime.date,
+                  account: str = DEFAULT_ACCOUNT) -> dict:
     """Read a validated day, write ``agents/``, ``errors/`` and ``quarantined/`` as COPY text files, return the
     day's counts.
 
     One Spark job: both kinds of line are written by one partitioned write, and the counts are observed
     while the staging rows pass (no second pass over them)."""
     with shuffle_partitions(spark, row_count(validated_dir, "valid")):
-        return _write_day(spark, validated_dir, out_dir, sync_date)
+        return _write_day(spark, validated_dir, out_dir, sync_date, account)
 
 
 ROWS_PER_PARTITION = 250_000
@@ -171,19 +173,19 @@ def shuffle_partitions(spark: SparkSession, rows: int):
         spark.conf.set(key, configured)
 
 
-def _write_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_date: datetime.date) -> dict:
+def _write_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_date: datetime.date, account: str) -> dict:
     def read(name):
         return spark.read.schema(spark_schema(PARTS[name])).parquet(str(validated_dir / part_glob(name)))
 
     totals = Observation("totals")
     staged = (
-        staged_agents(read("valid"), read("list_ids"), sync_date)
+        staged_agents(read("valid"), read("list_ids"), sync_date, account)
         .observe(totals, F.count(F.lit(1)).alias("agents_staged"),
                  F.coalesce(F.sum("duplicates"), F.lit(0)).alias("duplicates_resolved"))
         .transform(to_copy_text, STAGING_COLUMNS)
         .withColumn("output", F.lit("agents"))
     )
-    errors = (read("rejects").transform(with_sync_columns, sync_date).transform(to_copy_text, ERROR_COLUMNS)
+    errors = (read("rejects").transform(with_sync_columns, sync_date, account).transform(to_copy_text, ERROR_COLUMNS)
               .withColumn("output", F.lit("errors")))
     quarantined = (quarantined_agents(read("list_ids")).transform(to_copy_text, ["agent_id"])
                    .withColumn("output", F.lit("quarantined")))

@@ -1,6 +1,6 @@
 -- Tables partitioned by range (sync_date), one partition per sync date, named <table>_pYYYYMMDD
 -- (stg_agents_p20240102, agent_status_history_p20240102). A day's partition is created before the day's
--- transaction (create_day_partition), emptied inside it (truncate_day_partition) and, for staging
+-- transaction (create_day_partition), emptied of the day's accounts inside it (empty_day_partition) and, for staging
 -- only, dropped once the day is done and old (drop_day_partitions, pipeline/partitions.py).
 
 -- day_partition_name(parent, day): the schema-qualified, quoted name of the partition of ``parent`` that
@@ -39,16 +39,21 @@ begin
 end
 $$;
 
--- truncate_day_partition(parent, day): empty the partition of ``parent`` that holds ``day`` (it must exist).
--- TRUNCATE of a partition takes ACCESS EXCLUSIVE on that partition only, not on the parent or the other days.
-create or replace function truncate_day_partition(parent regclass, day date)
+-- empty_day_partition(parent, day, accounts): delete the given accounts' rows from the partition of ``parent`` that
+-- holds ``day`` (it must exist); the other accounts' rows of the day stay. DELETE takes ROW EXCLUSIVE on that
+-- partition only: two accounts may replace their rows of the same day side by side (TRUNCATE could not: it would
+-- wait for, then empty, another account's rows being written).
+create or replace function empty_day_partition(parent regclass, day date, accounts text[])
 returns void
 language plpgsql
 as $$
 begin
-    execute format('truncate %s', day_partition_name(parent, day));
+    execute format('delete from %s where account = any($1)', day_partition_name(parent, day)) using accounts;
 end
 $$;
+
+-- the function of databases created before accounts
+drop function if exists truncate_day_partition(regclass, date);
 
 -- drop_day_partitions(parent, days): drop the partitions of ``parent`` that hold ``days`` (those that exist);
 -- returns the names of the partitions dropped. DROP takes ACCESS EXCLUSIVE on the parent: run it in a short
@@ -125,5 +130,28 @@ begin
         and not new_column.attisdropped;
     execute format('insert into %s (%s) select %s from %s', name::regclass, columns, columns, old_table);
     execute format('drop table %s', old_table);
+end
+$$;
+
+-- set_primary_key(tbl, key_columns): make ``key_columns`` (e.g. 'account, agent_id') the primary key of ``tbl``,
+-- replacing the key that databases created by an earlier version have (on a partitioned table, its partitions'
+-- keys follow). Does nothing (and locks nothing) when the key is already that one.
+create or replace function set_primary_key(tbl regclass, key_columns text)
+returns void
+language plpgsql
+as $$
+declare
+    key_name text;
+    key_definition text;
+begin
+    select conname, pg_get_constraintdef(oid) into key_name, key_definition
+    from pg_constraint
+    where conrelid = tbl and contype = 'p';
+    if key_definition is distinct from format('PRIMARY KEY (%s)', key_columns) then
+        if key_name is not null then
+            execute format('alter table %s drop constraint %I', tbl, key_name);
+        end if;
+        execute format('alter table %s add primary key (%s)', tbl, key_columns);
+    end if;
 end
 $$;

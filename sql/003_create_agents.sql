@@ -1,8 +1,9 @@
--- agents: one row per agent, its latest known state and the sync date it came from.
+-- agents: one row per agent per account, its latest known state and the sync date it came from.
 -- Each field holds the value of the latest sync date that carried it; field_sync_dates names each field
 -- whose value is older than sync_date, with the sync date it came from ('-infinity': no day carried it).
 create table if not exists agents (
-    agent_id bigint primary key,
+    account text not null default 'default',
+    agent_id bigint not null,
     email text,
     name text,
     job_title text,
@@ -22,7 +23,8 @@ create table if not exists agents (
     sync_day text not null,
     source text not null,
     ingested_at timestamptz not null,
-    sync_date date not null
+    sync_date date not null,
+    primary key (account, agent_id)
 );
 
 -- added after the first release: databases created before it get the column here
@@ -35,8 +37,12 @@ alter table agents add column if not exists field_sync_dates jsonb not null defa
 alter table agents add column if not exists first_sync_date date;
 alter table agents add column if not exists deleted_on date;
 
--- databases created before first_sync_date: each agent's first recorded day (or, before its history is written,
--- the day it was upserted from), once
+-- added with accounts: the rows of databases created before them are the default account's
+alter table agents add column if not exists account text not null default 'default';
+select set_primary_key('agents', 'account, agent_id');
+
+-- databases created before first_sync_date (and so before accounts: one account): each agent's first recorded day
+-- (or, before its history is written, the day it was upserted from), once
 do $$
 begin
     if exists (select 1 from agents where first_sync_date is null) then

@@ -1,6 +1,6 @@
--- agent_status_history: one row per agent per sync date on which the agent was staged.
+-- agent_status_history: one row per agent per account per sync date on which the agent was staged.
 -- Partitioned by sync date, one partition per day (sql/000_create_day_partition.sql): SnapshotHistory
--- replaces a day by truncating its partition. Kept for ever (staging retention never touches it).
+-- replaces an account's day by deleting its rows from the day's partition. Kept for ever (staging retention never touches it).
 
 -- databases created before partitioning: set the ordinary table aside (its rows move in below), and drop
 -- the view that depends on it (sql/008_create_agent_status_periods.sql creates it again)
@@ -13,20 +13,29 @@ end
 $$;
 
 create table if not exists agent_status_history (
+    account text not null default 'default',
     agent_id bigint not null,
     sync_date date not null,
     is_active boolean not null,
-    primary key (agent_id, sync_date)
+    primary key (account, agent_id, sync_date)
 ) partition by range (sync_date);
 
--- The latest earlier recorded day (sql/011_day_against_previous.sql) is the first entry of this index in the
--- newest partition before the day: one index page, where without it every earlier row would be read.
--- Deduplicated (one value per partition), it is a fraction of the table's size. Created only when missing:
--- CREATE INDEX IF NOT EXISTS would wait for, then block, every day writing the table.
+-- added with accounts: the rows of databases created before them are the default account's
+alter table agent_status_history add column if not exists account text not null default 'default';
+select set_primary_key('agent_status_history', 'account, agent_id, sync_date');
+
+-- An account's latest earlier recorded day (sql/011_day_against_previous.sql) is the first entry of this index in
+-- the newest partition before the day that holds the account: one index page per account, where without it every
+-- earlier row would be read; it also finds an account's rows of a day. Created only when missing: CREATE INDEX IF
+-- NOT EXISTS would wait for, then block, every day writing the table. It replaces the index by sync date alone of
+-- databases created before accounts.
 do $$
 begin
-    if to_regclass('agent_status_history_sync_date') is null then
-        create index agent_status_history_sync_date on agent_status_history (sync_date);
+    if to_regclass('agent_status_history_account_sync_date') is null then
+        create index agent_status_history_account_sync_date on agent_status_history (account, sync_date);
+    end if;
+    if to_regclass('agent_status_history_sync_date') is not null then
+        drop index agent_status_history_sync_date;
     end if;
 end
 $$;

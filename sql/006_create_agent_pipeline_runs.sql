@@ -1,8 +1,9 @@
--- agent_pipeline_runs: one row per task per sync date per run (a run is one command).
+-- agent_pipeline_runs: one row per task per account per sync date per run (a run is one command).
 -- Each task fills the counts it knows; the others stay null.
 create table if not exists agent_pipeline_runs (
     run_id text not null,
     task text not null,
+    account text not null default 'default',
     sync_date date not null,
     started_at timestamptz not null,
     finished_at timestamptz not null,
@@ -46,7 +47,7 @@ create table if not exists agent_pipeline_runs (
     agents_unseen integer,
     -- UpsertAgents: agents recorded deleted (their details answered 404 for [freshdesk] deleted_after_days days)
     agents_deleted integer,
-    primary key (run_id, task, sync_date)
+    primary key (run_id, task, account, sync_date)
 );
 create index if not exists agent_pipeline_runs_sync_date on agent_pipeline_runs (sync_date);
 
@@ -69,3 +70,7 @@ alter table agent_pipeline_runs add column if not exists files_unread integer;
 alter table agent_pipeline_runs add column if not exists agents_quarantined integer;
 alter table agent_pipeline_runs add column if not exists agents_unseen integer;
 alter table agent_pipeline_runs add column if not exists agents_deleted integer;
+
+-- added with accounts: the rows of databases created before them are the default account's
+alter table agent_pipeline_runs add column if not exists account text not null default 'default';
+select set_primary_key('agent_pipeline_runs', 'run_id, task, account, sync_date');

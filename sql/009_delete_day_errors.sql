@@ -1,3 +1,4 @@
--- Clear one sync date of agent_pipeline_errors before it is loaded again.
+-- Clear the given accounts' rows of one sync date from agent_pipeline_errors before the day is loaded again.
 delete from agent_pipeline_errors
 where sync_date = %(sync_date)s
+    and account = any(%(accounts)s::text[])

@@ -1,3 +1,3 @@
--- Clear one sync date of a table partitioned by sync date (stg_agents, agent_status_history) before it is
--- written again: TRUNCATE of the day's partition, which locks that partition only.
-select truncate_day_partition(%(table)s, %(sync_date)s)
+-- Clear the given accounts' rows of one sync date from a table partitioned by sync date (stg_agents,
+-- agent_status_history) before they are written again (empty_day_partition: the other accounts' rows stay).
+select empty_day_partition(%(table)s, %(sync_date)s, %(accounts)s::text[])

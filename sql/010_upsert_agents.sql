@@ -1,4 +1,5 @@
--- agents <- stg_agents for one sync date, field by field; returns the agents inserted, changed and unchanged.
+-- agents <- stg_agents for one sync date of the given accounts, field by field; returns the agents inserted,
+-- changed and unchanged, one row per account.
 --
 -- Each field keeps the value of the latest sync date that carried it: a field the day did not carry
 -- (stg_agents.absent_fields) keeps its stored value, and a day never replaces a value that came from a
@@ -10,12 +11,14 @@ with staged as (
 
     select * from stg_agents
     where sync_date = %(sync_date)s
+        and account = any(%(accounts)s::text[])
 
 ),
 
 merged as (
 
     select
+        staged.account,
         staged.agent_id,
         stored.agent_id is null as is_new,
         case when taken.email then staged.email else stored.email end as email,
@@ -64,7 +67,8 @@ merged as (
             or stored.first_sync_date is distinct from dated.new_first_sync_date as moved
     from staged
     left join agents as stored
-        on stored.agent_id = staged.agent_id
+        on stored.account = staged.account
+        and stored.agent_id = staged.agent_id
     cross join lateral (
         select
             staged.absent_fields as absent,
@@ -127,21 +131,21 @@ merged as (
 upserted as (
 
     insert into agents (
-        agent_id, email, name, job_title, language, mobile, phone, time_zone,
+        account, agent_id, email, name, job_title, language, mobile, phone, time_zone,
         available, deactivated, status, focus_mode, agent_operational_status,
         last_active_at, created_at, updated_at, field_sync_dates, sync_day, source, ingested_at, sync_date,
         first_sync_date
     )
     select
-        agent_id, email, name, job_title, language, mobile, phone, time_zone,
+        account, agent_id, email, name, job_title, language, mobile, phone, time_zone,
         available, deactivated, status, focus_mode, agent_operational_status,
         last_active_at, created_at, updated_at, field_sync_dates, sync_day, source, ingested_at, sync_date,
         first_sync_date
     from merged
     where is_new or changed or moved
     -- one lock order for every day
-    order by agent_id
-    on conflict (agent_id) do update set
+    order by account, agent_id
+    on conflict (account, agent_id) do update set
         email = excluded.email,
         name = excluded.name,
         job_title = excluded.job_title,
@@ -167,7 +171,10 @@ upserted as (
 )
 
 select
-    count(*) filter (where is_new) as rows_inserted,
-    count(*) filter (where changed) as rows_updated,
-    count(*) filter (where not is_new and not changed) as rows_unchanged
-from merged
+    selected.account,
+    count(*) filter (where merged.is_new) as rows_inserted,
+    count(*) filter (where merged.changed) as rows_updated,
+    count(*) filter (where not merged.is_new and not merged.changed) as rows_unchanged
+from unnest(%(accounts)s::text[]) as selected (account)
+left join merged on merged.account = selected.account
+group by selected.account

@@ -1,6 +1,6 @@
--- record_agent_versions(day): bring agent_versions up to date with the day's staging rows, before
+-- record_agent_versions(day, accounts): bring agent_versions up to date with the accounts' staging rows of the day, before
 -- SnapshotHistory replaces the day's history rows (it reads them: they say who was recorded that day before).
--- Returns the versions opened and closed, and the agents whose versions were replayed.
+-- Returns the versions opened and closed, and the agents whose versions were replayed, one row per account.
 --
 -- Each agent staged that day, or recorded that day before (a re-processed day), takes one of three paths:
 -- - none: the day's values (absent fields taken from the version holding the day) equal that version's, and
@@ -13,38 +13,35 @@
 -- So the work follows the agents that changed, and a late day's neighbours, not the number of days loaded.
 -- Days recorded before agent_versions existed have no version and are not replayed: versions begin with the
 -- first day loaded by this version of the pipeline (re-process older days to include them).
-create or replace function record_agent_versions(day date)
-returns table (versions_opened bigint, versions_closed bigint, agents_replayed bigint)
+create or replace function record_agent_versions(day date, accounts text[])
+returns table (account text, versions_opened bigint, versions_closed bigint, agents_replayed bigint)
 language plpgsql
 -- a day's agents joined with their versions in memory (PostgreSQL's default, 4MB, sorts them on disk)
 set work_mem = '256MB'
 as $$
-declare
-    opened bigint;
-    closed bigint;
-    replayed bigint;
+#variable_conflict use_column
 begin
     drop table if exists pg_temp.version_work;
     create temp table version_work on commit drop as
     with
 
     observed as (
-        select agent_id, absent_fields, email, name, job_title, language, mobile, phone, time_zone, available,
+        select account, agent_id, absent_fields, email, name, job_title, language, mobile, phone, time_zone, available,
             deactivated, status, focus_mode, agent_operational_status, last_active_at, created_at, updated_at
         from stg_agents
-        where sync_date = day
+        where sync_date = day and account = any(accounts)
     ),
 
     recorded_before as (
-        select agent_id, coalesce(absent_fields, '{}') as absent_fields
+        select account, agent_id, coalesce(absent_fields, '{}') as absent_fields
         from agent_status_history
-        where sync_date = day
+        where sync_date = day and account = any(accounts)
     ),
 
     agents_of_the_day as (
-        select agent_id from observed
+        select account, agent_id from observed
         union
-        select agent_id from recorded_before
+        select account, agent_id from recorded_before
     ),
 
     -- the version holding the day: on most days the agent's current one (one join), else an earlier one
@@ -52,7 +49,8 @@ begin
         select version.*
         from agents_of_the_day as candidates
         inner join agent_versions as version
-            on version.agent_id = candidates.agent_id and version.valid_to is null and version.valid_from <= day
+            on version.account = candidates.account and version.agent_id = candidates.agent_id
+            and version.valid_to is null and version.valid_from <= day
     ),
 
     earlier_holding as (
@@ -61,11 +59,14 @@ begin
         cross join lateral (
             select *
             from agent_versions as version
-            where version.agent_id = candidates.agent_id and version.valid_from <= day
+            where version.account = candidates.account and version.agent_id = candidates.agent_id
+                and version.valid_from <= day
             order by version.valid_from desc
             limit 1
         ) as version
-        where not exists (select 1 from current_holding where current_holding.agent_id = candidates.agent_id)
+        where not exists (select 1 from current_holding
+                          where current_holding.account = candidates.account
+                              and current_holding.agent_id = candidates.agent_id)
     ),
 
     holding as (
@@ -76,6 +77,7 @@ begin
 
     compared as (
         select
+            candidates.account,
             candidates.agent_id,
             observed.agent_id is not null as is_observed,
             recorded_before.agent_id is not null as was_recorded,
@@ -114,9 +116,12 @@ begin
             holding.last_active_at as held_last_active_at, holding.created_at as held_created_at,
             holding.updated_at as held_updated_at
         from agents_of_the_day as candidates
-        left join observed on observed.agent_id = candidates.agent_id
-        left join recorded_before on recorded_before.agent_id = candidates.agent_id
-        left join holding on holding.agent_id = candidates.agent_id
+        left join observed
+            on observed.account = candidates.account and observed.agent_id = candidates.agent_id
+        left join recorded_before
+            on recorded_before.account = candidates.account and recorded_before.agent_id = candidates.agent_id
+        left join holding
+            on holding.account = candidates.account and holding.agent_id = candidates.agent_id
     ),
 
     classified as (
@@ -132,19 +137,21 @@ begin
     )
 
     select
-        agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
-        focus_mode, agent_operational_status, last_active_at, created_at, updated_at,
+        account, agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated,
+        status, focus_mode, agent_operational_status, last_active_at, created_at, updated_at,
         case
             when not is_observed then 'replay'
             when was_recorded then 'replay'
             -- no version on or before the day: the first, unless the agent has later ones
             when not is_held and not exists (select 1 from agent_versions as later
-                                             where later.agent_id = classified.agent_id) then 'open'
+                                             where later.account = classified.account
+                                                 and later.agent_id = classified.agent_id) then 'open'
             when not is_held then 'replay'
             -- a change on the agent's newest day
             when held_by_current and not exists (
                 select 1 from agent_status_history as later
-                where later.agent_id = classified.agent_id and later.sync_date > day) then 'open'
+                where later.account = classified.account and later.agent_id = classified.agent_id
+                    and later.sync_date > day) then 'open'
             else 'replay'
         end as path,
         is_held and held_by_current as closes_current
@@ -157,19 +164,17 @@ begin
     set valid_to = day
     from version_work as work
     where work.path = 'open' and work.closes_current
-        and version.agent_id = work.agent_id and version.valid_to is null;
-    get diagnostics closed = row_count;
+        and version.account = work.account and version.agent_id = work.agent_id and version.valid_to is null;
 
     insert into agent_versions (
-        agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
-        focus_mode, agent_operational_status, last_active_at, created_at, updated_at, valid_from, valid_to
+        account, agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated,
+        status, focus_mode, agent_operational_status, last_active_at, created_at, updated_at, valid_from, valid_to
     )
     select
-        agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
-        focus_mode, agent_operational_status, last_active_at, created_at, updated_at, day, null
+        account, agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated,
+        status, focus_mode, agent_operational_status, last_active_at, created_at, updated_at, day, null
     from version_work
     where path = 'open';
-    get diagnostics opened = row_count;
 
     -- replay: every recorded day of these agents (the day itself from staging), their values carried forward
     -- field by field, runs of equal values become the versions
@@ -178,11 +183,12 @@ begin
     with
 
     replayed_agents as (
-        select agent_id from version_work where path = 'replay'
+        select account, agent_id from version_work where path = 'replay'
     ),
 
     recorded_days as (
         select
+            history.account,
             history.agent_id,
             history.sync_date as recorded_on,
             coalesce(history.absent_fields, '{}') as absent_fields,
@@ -191,21 +197,23 @@ begin
             version.agent_operational_status, version.last_active_at, version.created_at, version.updated_at
         from agent_status_history as history
         inner join agent_versions as version
-            on version.agent_id = history.agent_id
+            on version.account = history.account
+            and version.agent_id = history.agent_id
             and history.sync_date >= version.valid_from
             and (version.valid_to is null or history.sync_date < version.valid_to)
-        where history.agent_id in (select agent_id from replayed_agents)
+        where (history.account, history.agent_id) in (select account, agent_id from replayed_agents)
             and history.sync_date <> day
 
         union all
 
         select
-            staged.agent_id, day as recorded_on, staged.absent_fields, staged.email, staged.name, staged.job_title,
+            staged.account, staged.agent_id, day as recorded_on, staged.absent_fields, staged.email, staged.name, staged.job_title,
             staged.language, staged.mobile, staged.phone, staged.time_zone, staged.available, staged.deactivated,
             staged.status, staged.focus_mode, staged.agent_operational_status, staged.last_active_at,
             staged.created_at, staged.updated_at
         from stg_agents as staged
-        where staged.sync_date = day and staged.agent_id in (select agent_id from replayed_agents)
+        where staged.sync_date = day
+            and (staged.account, staged.agent_id) in (select account, agent_id from replayed_agents)
     ),
 
     carried as (
@@ -226,42 +234,43 @@ begin
             count(*) filter (where not 'created_at' = any(absent_fields)) over by_day as carried_created_at,
             count(*) filter (where not 'updated_at' = any(absent_fields)) over by_day as carried_updated_at
         from recorded_days
-        window by_day as (partition by agent_id order by recorded_on)
+        window by_day as (partition by account, agent_id order by recorded_on)
     ),
 
     effective as (
         select
+            account,
             agent_id,
             recorded_on,
             case when carried_email > 0 then first_value(email)
-                over (partition by agent_id, carried_email order by recorded_on) end as email,
+                over (partition by account, agent_id, carried_email order by recorded_on) end as email,
             case when carried_name > 0 then first_value(name)
-                over (partition by agent_id, carried_name order by recorded_on) end as name,
+                over (partition by account, agent_id, carried_name order by recorded_on) end as name,
             case when carried_job_title > 0 then first_value(job_title)
-                over (partition by agent_id, carried_job_title order by recorded_on) end as job_title,
+                over (partition by account, agent_id, carried_job_title order by recorded_on) end as job_title,
             case when carried_language > 0 then first_value(language)
-                over (partition by agent_id, carried_language order by recorded_on) end as language,
+                over (partition by account, agent_id, carried_language order by recorded_on) end as language,
             case when carried_mobile > 0 then first_value(mobile)
-                over (partition by agent_id, carried_mobile order by recorded_on) end as mobile,
+                over (partition by account, agent_id, carried_mobile order by recorded_on) end as mobile,
             case when carried_phone > 0 then first_value(phone)
-                over (partition by agent_id, carried_phone order by recorded_on) end as phone,
+                over (partition by account, agent_id, carried_phone order by recorded_on) end as phone,
             case when carried_time_zone > 0 then first_value(time_zone)
-                over (partition by agent_id, carried_time_zone order by recorded_on) end as time_zone,
+                over (partition by account, agent_id, carried_time_zone order by recorded_on) end as time_zone,
             case when carried_available > 0 then first_value(available)
-                over (partition by agent_id, carried_available order by recorded_on) end as available,
+                over (partition by account, agent_id, carried_available order by recorded_on) end as available,
             deactivated,
             status,
             case when carried_focus_mode > 0 then first_value(focus_mode)
-                over (partition by agent_id, carried_focus_mode order by recorded_on) end as focus_mode,
+                over (partition by account, agent_id, carried_focus_mode order by recorded_on) end as focus_mode,
             case when carried_agent_operational_status > 0 then first_value(agent_operational_status)
-                over (partition by agent_id, carried_agent_operational_status order by recorded_on)
+                over (partition by account, agent_id, carried_agent_operational_status order by recorded_on)
                 end as agent_operational_status,
             case when carried_last_active_at > 0 then first_value(last_active_at)
-                over (partition by agent_id, carried_last_active_at order by recorded_on) end as last_active_at,
+                over (partition by account, agent_id, carried_last_active_at order by recorded_on) end as last_active_at,
             case when carried_created_at > 0 then first_value(created_at)
-                over (partition by agent_id, carried_created_at order by recorded_on) end as created_at,
+                over (partition by account, agent_id, carried_created_at order by recorded_on) end as created_at,
             case when carried_updated_at > 0 then first_value(updated_at)
-                over (partition by agent_id, carried_updated_at order by recorded_on) end as updated_at
+                over (partition by account, agent_id, carried_updated_at order by recorded_on) end as updated_at
         from carried
     ),
 
@@ -273,31 +282,42 @@ begin
             is distinct from lag((email, name, job_title, language, mobile, phone, time_zone, available,
                                   deactivated, status, focus_mode, agent_operational_status, last_active_at,
                                   created_at, updated_at))
-                over (partition by agent_id order by recorded_on) as starts_version
+                over (partition by account, agent_id order by recorded_on) as starts_version
         from effective
     )
 
     select
-        agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
-        focus_mode, agent_operational_status, last_active_at, created_at, updated_at,
+        account, agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated,
+        status, focus_mode, agent_operational_status, last_active_at, created_at, updated_at,
         recorded_on as valid_from,
-        lead(recorded_on) over (partition by agent_id order by recorded_on) as valid_to
+        lead(recorded_on) over (partition by account, agent_id order by recorded_on) as valid_to
     from starts
     where starts_version;
 
     delete from agent_versions
-    where agent_id in (select agent_id from version_work where path = 'replay');
+    where (account, agent_id) in (select account, agent_id from version_work where path = 'replay');
 
     insert into agent_versions (
-        agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
-        focus_mode, agent_operational_status, last_active_at, created_at, updated_at, valid_from, valid_to
+        account, agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated,
+        status, focus_mode, agent_operational_status, last_active_at, created_at, updated_at, valid_from, valid_to
     )
     select
-        agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated, status,
-        focus_mode, agent_operational_status, last_active_at, created_at, updated_at, valid_from, valid_to
+        account, agent_id, email, name, job_title, language, mobile, phone, time_zone, available, deactivated,
+        status, focus_mode, agent_operational_status, last_active_at, created_at, updated_at, valid_from, valid_to
     from version_replay;
 
-    select count(*) into replayed from version_work where path = 'replay';
-    return query select opened, closed, replayed;
+    -- each open closes the current version when there is one (closes_current), and inserts one
+    return query
+    select
+        selected.account,
+        count(*) filter (where work.path = 'open'),
+        count(*) filter (where work.path = 'open' and work.closes_current),
+        count(*) filter (where work.path = 'replay')
+    from unnest(accounts) as selected (account)
+    left join version_work as work on work.account = selected.account
+    group by selected.account;
 end
 $$;
+
+-- the function of databases created before accounts
+drop function if exists record_agent_versions(date);

@@ -1,5 +1,5 @@
--- agents_as_of(day): the agents table as it stood on ``day``: one row per agent recorded on or before that day,
--- its version in effect then (the row of agent_versions, with that version's valid_from and valid_to).
+-- agents_as_of(day): the agents table as it stood on ``day``: one row per agent of each account recorded on or
+-- before that day (the account is its first column: filter on it), its version in effect then (the row of agent_versions, with that version's valid_from and valid_to).
 create or replace function agents_as_of(day date)
 returns setof agent_versions
 language sql stable

@@ -1,6 +1,9 @@
--- The day's status counts, from agent_status_history.
+-- The day's status counts of each given account, from agent_status_history: one row per account.
 select
-    count(*) filter (where is_active) as agents_active,
-    count(*) filter (where not is_active) as agents_deactivated,
-    count(*) filter (where is_active and not was_active) as agents_reactivated
-from agent_status_changes(%(sync_date)s)
+    selected.account,
+    count(changes.agent_id) filter (where changes.is_active) as agents_active,
+    count(changes.agent_id) filter (where not changes.is_active) as agents_deactivated,
+    count(changes.agent_id) filter (where changes.is_active and not changes.was_active) as agents_reactivated
+from unnest(%(accounts)s::text[]) as selected (account)
+left join agent_status_changes(%(sync_date)s, %(accounts)s::text[]) as changes on changes.account = selected.account
+group by selected.account

@@ -1,16 +1,19 @@
--- agents <- the rows that a re-processed day wrote before and no longer stages (a corrected day without the agent,
+-- agents <- the rows (of the given accounts) that a re-processed day wrote before and no longer stages (a corrected day without the agent,
 -- or with it quarantined): each goes back to what the remaining days say, its current version in agent_versions
 -- as of its latest recorded day; an agent that no recorded day names any more is removed. Run in SnapshotHistory's
 -- transaction, after the day's versions and history, when the versions step replayed agents (an agent the day no
 -- longer names is one of them); a first load of a day leaves no such row. Returns the rows restored and removed.
 with left_by_the_day as (
 
-    select agents.agent_id
+    select agents.account, agents.agent_id
     from agents
     where agents.sync_date = %(sync_date)s
+        and agents.account = any(%(accounts)s::text[])
         and not exists (
             select 1 from stg_agents as staged
-            where staged.sync_date = %(sync_date)s and staged.agent_id = agents.agent_id
+            where staged.sync_date = %(sync_date)s
+                and staged.account = agents.account
+                and staged.agent_id = agents.agent_id
         )
 
 ),
@@ -18,18 +21,21 @@ with left_by_the_day as (
 recorded as (
 
     select
+        left_by_the_day.account,
         left_by_the_day.agent_id,
         days.first_day,
         days.last_day,
         (
             select history.seen from agent_status_history as history
-            where history.agent_id = left_by_the_day.agent_id and history.sync_date = days.last_day
+            where history.account = left_by_the_day.account
+                and history.agent_id = left_by_the_day.agent_id
+                and history.sync_date = days.last_day
         ) as last_seen
     from left_by_the_day
     cross join lateral (
         select min(history.sync_date) as first_day, max(history.sync_date) as last_day
         from agent_status_history as history
-        where history.agent_id = left_by_the_day.agent_id
+        where history.account = left_by_the_day.account and history.agent_id = left_by_the_day.agent_id
     ) as days
 
 ),
@@ -37,7 +43,7 @@ recorded as (
 removed as (
 
     delete from agents
-    where agent_id in (select agent_id from recorded where last_day is null)
+    where (account, agent_id) in (select account, agent_id from recorded where last_day is null)
     returning 1
 
 ),
@@ -68,9 +74,10 @@ restored as (
         first_sync_date = recorded.first_day
     from recorded
     inner join agent_versions as version
-        on version.agent_id = recorded.agent_id
+        on version.account = recorded.account
+        and version.agent_id = recorded.agent_id
         and version.valid_to is null
-    where agents.agent_id = recorded.agent_id
+    where agents.account = recorded.account and agents.agent_id = recorded.agent_id
     returning 1
 
 )

@@ -1,6 +1,6 @@
--- agent_pipeline_runs <- the counts of one task's run for one sync date.
+-- agent_pipeline_runs <- the counts of one task's run for one account and sync date.
 insert into agent_pipeline_runs (
-    run_id, task, sync_date, started_at, finished_at,
+    run_id, task, account, sync_date, started_at, finished_at,
     files_read, records_read, records_valid, records_invalid, records_warned, parse_errors, list_records,
     duplicates_resolved,
     agents_staged, agents_active, agents_deactivated, agents_reactivated, staging_rows, error_rows,
@@ -10,7 +10,7 @@ insert into agent_pipeline_runs (
     files_unread, agents_quarantined, agents_unseen, agents_deleted
 )
 values (
-    %(run_id)s, %(task)s, %(sync_date)s, %(started_at)s, clock_timestamp(),
+    %(run_id)s, %(task)s, %(account)s, %(sync_date)s, %(started_at)s, clock_timestamp(),
     %(files_read)s, %(records_read)s, %(records_valid)s, %(records_invalid)s, %(records_warned)s, %(parse_errors)s,
     %(list_records)s,
     %(duplicates_resolved)s, %(agents_staged)s, %(agents_active)s, %(agents_deactivated)s,
@@ -21,7 +21,7 @@ values (
     %(versions_closed)s, %(agents_replayed)s,
     %(files_unread)s, %(agents_quarantined)s, %(agents_unseen)s, %(agents_deleted)s
 )
-on conflict (run_id, task, sync_date) do update set
+on conflict (run_id, task, account, sync_date) do update set
     started_at = excluded.started_at,
     finished_at = excluded.finished_at,
     files_read = excluded.files_read,

@@ -1,5 +1,6 @@
--- One row per sync date of a run: the counts its tasks recorded (each count comes from one task).
+-- One row per account and sync date of a run: the counts its tasks recorded (each count comes from one task).
 select
+    account,
     sync_date,
     max(records_read) as records_read,
     -- invalid records and unreadable details files: the day's error rows
@@ -21,5 +22,5 @@ select
     max(history_rows) as history_rows
 from agent_pipeline_runs
 where run_id = %(run_id)s
-group by sync_date
-order by sync_date
+group by account, sync_date
+order by sync_date, account

@@ -53,6 +53,15 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
 
 
+@pytest.fixture(autouse=True)
+def fresh_task_instances():
+    """luigi keeps one instance per task and parameters in a process: a test's Reprocess, which remembers that it
+    ran, would otherwise be done already in the next test that builds the same one."""
+    import luigi.task_register
+
+    luigi.task_register.Register.clear_instance_cache()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def test_jvm_options(tmp_path_factory):
     """Every Spark JVM of the tests starts with :func:`fast_jvm.java_options`: this process's session

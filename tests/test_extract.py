@@ -513,7 +513,7 @@ def test_deleted_after_days_counts_the_404_days_since_the_latest_real_record(dat
 
         def mark(day: int) -> int:
             [row] = run_sql_file(cursor, "010_mark_deleted_agents.sql",
-                                 {"sync_date": days[day], "deleted_after_days": 2})
+                                 {"sync_date": days[day], "deleted_after_days": 2, "accounts": ["default"]})
             return row["agents_deleted"]
 
         def deleted_on() -> dict:

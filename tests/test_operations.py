@@ -20,6 +20,8 @@ from pipeline.report import reason_group, render_report
 
 DAY3 = datetime.date(2024, 1, 3)
 
+HISTORY_ROW = "insert into agent_status_history (agent_id, sync_date, is_active) values (%s, %s, %s)"
+
 
 def day(n):
     return datetime.date(2024, 2, 1) + datetime.timedelta(days=n)
@@ -41,9 +43,10 @@ def test_status_periods_follow_dbt_snapshot_conventions(database):
     for day in {day for _, day, _ in rows}:
         create_day_partition(database, "agent_status_history", day)
     with closing(psycopg2.connect(database)) as connection, connection.cursor() as cursor:
-        cursor.executemany("insert into agent_status_history values (%s, %s, %s)", rows)
+        cursor.executemany(HISTORY_ROW, rows)
         connection.commit()
-    assert query(database, "select * from agent_status_periods order by agent_id, valid_from") == [
+    assert query(database, "select agent_id, is_active, valid_from, valid_to, is_current from agent_status_periods"
+                           " order by agent_id, valid_from") == [
         (1, True, d[0], d[1], False),
         (1, False, d[1], d[4], False),  # a reactivation after a day with no record ends the period
         (1, True, d[4], None, True),
@@ -233,7 +236,8 @@ def test_the_report_matches_the_database(pipeline_env, monkeypatch):
 
 
 def test_render_report_escapes_what_it_shows():
-    page = render_report({"sync_date": DAY1, "daily": [], "counts": {}, "errors": [("<b>", ["<i>"])], "warnings": [],
+    page = render_report({"sync_date": DAY1, "account": "default", "daily": [], "counts": {},
+                          "errors": [("<b>", ["<i>"])], "warnings": [],
                           "deactivated": [{"agent_id": 1, "name": "<script>x</script>", "email": None}],
                           "reactivated": [], "unseen": [{"agent_id": 2, "name": None, "email": "<u>@example.com"}],
                           "warnings_not_loaded": []})

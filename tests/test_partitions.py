@@ -14,10 +14,11 @@ from pipeline import LoadStaging, SnapshotHistory
 from pipeline.database import apply_schema, ensure_schema, run_sql_file
 from pipeline.partitions import create_day_partition, drop_expired_staging, expired_staging_days
 from pipeline.report import gather_report
-from pipeline.resources import read_sql
 
 D = [datetime.date(2024, 3, n) for n in range(1, 8)]  # D[0] … D[6]
 PARTITIONED = ("stg_agents", "agent_status_history")
+
+HISTORY_ROW = "insert into agent_status_history (agent_id, sync_date, is_active) values (%s, %s, %s)"
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def load_days(dsn, statuses: dict, markers=("LoadStaging", "SnapshotHistory")) -
             for agent_id, active in agents.items():
                 cursor.execute(STAGE, {"agent_id": agent_id, "email": f"{agent_id}@staged.example",
                                        "name": f"staged {agent_id}", "active": active, "sync_date": day})
-                cursor.execute("insert into agent_status_history values (%s, %s, %s)", (agent_id, day, active))
+                cursor.execute(HISTORY_ROW, (agent_id, day, active))
             for task in markers:
                 cursor.execute("insert into table_updates (update_id, target_table) values (%s, %s)",
                                (tasks[task](sync_date=day).task_id, tasks[task].table))
@@ -105,21 +106,22 @@ def test_a_day_is_replaced_in_its_partition_without_waiting_for_later_days(schem
         create_day_partition(schema, table, D[1])
     with closing(psycopg2.connect(schema)) as later, later.cursor() as holder:  # D[2], being replaced
         for table in PARTITIONED:
-            run_sql_file(holder, "009_empty_day_partition.sql", {"table": table, "sync_date": D[2]})
+            run_sql_file(holder, "009_empty_day_partition.sql",
+                         {"table": table, "sync_date": D[2], "accounts": ["default"]})
         holder.execute(STAGE, {"agent_id": 1, "email": None, "name": None, "active": True, "sync_date": D[2]})
         with closing(psycopg2.connect(schema)) as connection, connection.cursor() as cursor:
             cursor.execute("set lock_timeout = '1s'")  # a wait for D[2] fails the test instead of hanging
-            day = {"sync_date": D[1]}
+            day = {"sync_date": D[1], "accounts": ["default"]}
             run_sql_file(cursor, "009_empty_day_partition.sql", {"table": "stg_agents", **day})
             cursor.execute(STAGE, {"agent_id": 1, "email": "a@x.example", "name": "A", "active": False, **day})
             assert run_sql_file(cursor, "011_day_against_previous.sql", day) == [
-                {"previous_day": D[0], "previously_active": 2, "deactivating": 1}]
+                {"account": "default", "previous_day": D[0], "previously_active": 2, "deactivating": 1}]
             run_sql_file(cursor, "010_lock_agents.sql", day)
             run_sql_file(cursor, "010_upsert_agents.sql", day)
             run_sql_file(cursor, "009_empty_day_partition.sql", {"table": "agent_status_history", **day})
-            assert run_sql_file(cursor, "020_snapshot_history.sql", day) == [{"history_rows": 1}]
+            assert run_sql_file(cursor, "020_snapshot_history.sql", day) == [{"account": "default", "history_rows": 1}]
             assert run_sql_file(cursor, "021_day_status_counts.sql", day) == [
-                {"agents_active": 0, "agents_deactivated": 1, "agents_reactivated": 0}]
+                {"account": "default", "agents_active": 0, "agents_deactivated": 1, "agents_reactivated": 0}]
             cursor.execute(LOCKS)
             locks = set(cursor.fetchall())
             connection.commit()
@@ -127,8 +129,10 @@ def test_a_day_is_replaced_in_its_partition_without_waiting_for_later_days(schem
             create_day_partition(make_dsn(schema, options="-c lock_timeout=1s"), "stg_agents", D[3])
     assert not [lock for lock in locks if "20240303" in lock[0]]
     assert {mode for table, mode in locks if table in PARTITIONED} <= {"AccessShareLock", "RowExclusiveLock"}
-    assert ("stg_agents_p20240302", "AccessExclusiveLock") in locks
-    assert ("agent_status_history_p20240302", "AccessExclusiveLock") in locks
+    # the day's own rows are deleted (ROW EXCLUSIVE): another account may write the same day meanwhile
+    assert ("stg_agents_p20240302", "RowExclusiveLock") in locks
+    assert ("agent_status_history_p20240302", "RowExclusiveLock") in locks
+    assert not [lock for lock in locks if lock[1] == "AccessExclusiveLock"]
     assert query(schema, "select agent_id, is_active from agent_status_history where sync_date = %s", (D[1],)) == [
         (1, False)]
 
@@ -148,7 +152,7 @@ def test_expired_staging_days(retention, expired):
 
 
 def markers(day_task):
-    return lambda day: day_task(sync_date=day).task_id
+    return lambda day, account: day_task(sync_date=day, account=account).task_id
 
 
 RETAIN = {"staged_marker": markers(LoadStaging), "done_marker": markers(SnapshotHistory)}
@@ -212,6 +216,9 @@ create table agent_status_history (
 );
 create index agent_status_history_sync_date on agent_status_history (sync_date);
 """
+OLD_VIEW = """
+create view agent_status_periods as select agent_id, is_active, sync_date as valid_from from agent_status_history;
+"""
 OLD_STAGE = """
 insert into stg_agents (agent_id, email, name, deactivated, status, sync_day, source, sync_date, absent_fields)
 values (%s, %s, %s, %s, %s, %s, 'api', %s, '{language}')
@@ -222,14 +229,14 @@ def test_an_unpartitioned_database_is_migrated_and_loads_the_next_day(pipeline_e
     """A database from before partitioning (its last schema, two loaded days): ensure_schema moves every row
     into day partitions, once; the pipeline then loads a third day on top."""
     dsn = pipeline_env["dsn"]
-    execute(dsn, OLD_SCHEMA + read_sql("008_create_agent_status_periods.sql"))  # the view depends on the history
+    execute(dsn, OLD_SCHEMA + OLD_VIEW)  # the view depends on the history
     with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
         for day, inactive in ((DAY1, {11200000003}), (DAY2, {11200000003, 11200000004})):
             for agent_id in range(11200000001, 11200000007):
                 active = agent_id not in inactive
                 cursor.execute(OLD_STAGE, (agent_id, f"{agent_id}@old.example", f"old {agent_id}", not active,
                                            "active" if active else "inactive", day.isoformat(), day))
-                cursor.execute("insert into agent_status_history values (%s, %s, %s)", (agent_id, day, active))
+                cursor.execute(HISTORY_ROW, (agent_id, day, active))
         connection.commit()
     columns = "agent_id, email, name, deactivated, status, absent_fields, sync_day, source, ingested_at, sync_date"
     history_columns = "agent_id, sync_date, is_active"  # (the migration adds absent_fields: null, all carried)
@@ -246,7 +253,8 @@ def test_an_unpartitioned_database_is_migrated_and_loads_the_next_day(pipeline_e
         assert partitions(dsn, "agent_status_history") == ["agent_status_history_p20240101",
                                                            "agent_status_history_p20240102"]
         assert query(dsn, "select count(*) from pg_class where relname like '%%unpartitioned%%'") == [(0,)]
-    assert query(dsn, "select * from agent_status_periods where agent_id = 11200000004 order by valid_from") == [
+    assert query(dsn, "select agent_id, is_active, valid_from, valid_to, is_current from agent_status_periods"
+                      " where agent_id = 11200000004 order by valid_from") == [
         (11200000004, True, DAY1, DAY2, False), (11200000004, False, DAY2, None, True)]
 
     day3 = datetime.date(2024, 1, 3)

@@ -9,6 +9,7 @@ from pyspark.sql import types as T
 from conftest import without
 from pipeline.handoff import LIST_ID_COLUMNS, VALID_COLUMNS, PartWriter, spark_schema
 from pipeline.raw import loaded_fields
+from pipeline.tables import STAGING_COLUMNS
 from pipeline.transform import (
     copy_text_field,
     filter_quarantined,
@@ -144,8 +145,8 @@ def test_with_deactivation(spark):
 
 
 def test_with_sync_columns(spark):
-    [row] = spark.createDataFrame([(1,)], "agent_id long").transform(with_sync_columns, DAY).collect()
-    assert (row.sync_date, row.sync_day, row.source) == (DAY, "2024-01-02", "api")
+    [row] = spark.createDataFrame([(1,)], "agent_id long").transform(with_sync_columns, DAY, "default").collect()
+    assert (row.account, row.sync_date, row.sync_day, row.source) == ("default", DAY, "2024-01-02", "api")
 
 
 def test_staged_agents_end_to_end(spark):
@@ -156,7 +157,7 @@ def test_staged_agents_end_to_end(spark):
         ("details", 2, 0, record(3)),  # its list record was invalid: quarantined
     )
     ids = list_ids(spark, (1, True), (3, False))
-    rows = {r.agent_id: r for r in staged_agents(records, ids, DAY).collect()}
+    rows = {r.agent_id: r for r in staged_agents(records, ids, DAY, "default").collect()}
     assert sorted(rows) == [1, 2]
     assert (rows[1].status, rows[2].status) == ("active", "inactive")
     assert rows[2].sync_date == DAY
@@ -231,7 +232,7 @@ def test_a_day_is_one_spark_job_that_writes_both_outputs_and_counts(spark, tmp_p
     assert counts == {"agents_staged": 6, "duplicates_resolved": 0}
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["agents", "errors", "quarantined"]
     lines = [line for part in (tmp_path / "out" / "agents").glob("part-*") for line in part.read_text().splitlines()]
-    assert len(lines) == 6 and all(line.count("\t") == 19 for line in lines)
+    assert len(lines) == 6 and all(line.count("\t") == len(STAGING_COLUMNS) - 1 for line in lines)
     assert [p for p in (tmp_path / "out" / "errors").glob("part-*") if p.read_text()] == []
 
 

@@ -41,20 +41,22 @@ def load_day(dsn: str, sync_date: datetime.date, rows: list[dict]) -> dict:
     """What LoadStaging and SnapshotHistory do to the database for a day, with the pipeline's own SQL: the day's
     staging rows replaced, then its versions and history recorded in one transaction. Returns the version counts."""
     ensure_schema(dsn)
+    day = {"sync_date": sync_date, "accounts": ["default"]}
     for table in ("stg_agents", "agent_status_history"):
         create_day_partition(dsn, table, sync_date)
     with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
-        run_sql_file(cursor, "009_empty_day_partition.sql", {"table": "stg_agents", "sync_date": sync_date})
-        columns = [column for column in STAGING_COLUMNS if column not in ("sync_day", "source", "sync_date")]
+        run_sql_file(cursor, "009_empty_day_partition.sql", {"table": "stg_agents", **day})
+        columns = [column for column in STAGING_COLUMNS if column not in ("sync_day", "source", "sync_date", "account")]
         for row in rows:
             cursor.execute(f"insert into stg_agents ({', '.join(columns)}, sync_day, source, sync_date)"
                            f" values ({', '.join(['%s'] * len(columns))}, %s, 'api', %s)",
                            [row[column] for column in columns] + [sync_date.isoformat(), sync_date])
         connection.commit()
         run_sql_file(cursor, "022_lock_agent_versions.sql", {})
-        [counts] = run_sql_file(cursor, "023_record_agent_versions.sql", {"sync_date": sync_date})
-        run_sql_file(cursor, "009_empty_day_partition.sql", {"table": "agent_status_history", "sync_date": sync_date})
-        run_sql_file(cursor, "020_snapshot_history.sql", {"sync_date": sync_date})
+        [counts] = run_sql_file(cursor, "023_record_agent_versions.sql", day)
+        del counts["account"]
+        run_sql_file(cursor, "009_empty_day_partition.sql", {"table": "agent_status_history", **day})
+        run_sql_file(cursor, "020_snapshot_history.sql", day)
         connection.commit()
     return counts
 
