@@ -22,7 +22,8 @@ ENVIRONMENT = {"raw_root": "PIPELINE_RAW_ROOT", "output_root": "PIPELINE_OUTPUT_
 
 # [freshdesk]: where ExtractAgents fetches the day from. The API key is read from the environment only.
 API_DEFAULTS = {"base_url": "", "connections": "4", "timeout_seconds": "30", "retries": "5", "backoff_seconds": "1",
-                "requests_per_minute": "0", "max_pages": "0", "deleted_after_days": "7"}
+                "requests_per_minute": "0", "max_pages": "0", "deleted_after_days": "7",
+                "total_connections": "16"}
 API_KEY_VARIABLE = "FRESHDESK_API_KEY"
 
 
@@ -55,6 +56,7 @@ class Settings:
     staging_retention_days: int = 30  # stg_agents keeps the days after the newest staged one minus this; 0: all
     freshdesk: ApiSettings | None = None  # None: no base_url, the raw folders are read as they are
     deleted_after_days: int = 7  # [freshdesk]: loaded days of 404 details answers after which an agent is deleted
+    total_connections: int = 16  # [freshdesk]: requests in flight at once over all the accounts fetched side by side
 
     def raw_day(self, sync_date, account: str = DEFAULT_ACCOUNT) -> Path:
         """``<raw_root>/YYYY-MM-DD`` for the default account, ``<raw_root>/<account>/YYYY-MM-DD`` for the others."""
@@ -91,6 +93,8 @@ def load_settings(config=None, environ: Mapping[str, str] | None = None) -> Sett
         staging_retention_days=retention_days(value("staging_retention_days")),
         freshdesk=api_settings(config, environ),
         deleted_after_days=deleted_after_days(api_value(config, environ, "deleted_after_days")),
+        total_connections=max(1, whole_number("total_connections", api_value(config, environ, "total_connections"),
+                                              "taken as 1", env="FRESHDESK_")),
     )
 
 

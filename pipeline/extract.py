@@ -351,3 +351,28 @@ def raw_day_agent_ids(day_dir: Path) -> set[int]:
                 if isinstance(record, dict) and type(record.get("id")) is int:
                     ids.add(record["id"])
     return ids
+
+
+def fetch_account_day(settings, sync_date: datetime.date, account: str, out_dir: Path, report, holder: str) -> dict:
+    """Fetch an account's day into ``out_dir`` with the account's own base URL and key (pipeline.accounts), asking
+    for the details of the agents the database knows; returns the run's counts."""
+    from contextlib import closing
+
+    from pipeline.accounts import account_api_settings
+    from pipeline.database import connect, database_dsn, ensure_schema, reported_outage, run_sql_file
+    from pipeline.freshdesk import FreshdeskApi
+
+    api = FreshdeskApi(account_api_settings(settings, account))
+    try:
+        dsn = database_dsn(settings)
+        ensure_schema(dsn)
+        params = {"account": account, "sync_date": sync_date}
+        with reported_outage(dsn, f"{holder} (reading the known agents)"), closing(connect(dsn)) as connection, \
+                connection.cursor() as cursor:
+            loaded = [row["agent_id"] for row in run_sql_file(cursor, "070_known_agent_ids.sql", params)]
+            active = {row["agent_id"] for row in run_sql_file(cursor, "071_previously_active_agent_ids.sql", params)}
+        known = known_agent_ids(loaded, settings.raw_day(sync_date, account).parent, sync_date)
+        manifest = extract_day(api, out_dir, sync_date, known, report, active)
+    finally:
+        api.close()
+    return run_counts(manifest)

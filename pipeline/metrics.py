@@ -4,6 +4,7 @@ import uuid
 
 from pipeline.database import run_sql_file
 from pipeline.names import DEFAULT_ACCOUNT
+from pipeline.resources import read_sql
 from pipeline.tables import RUN_COUNTS
 
 # One command is one run; worker processes forked by luigi inherit it.
@@ -49,12 +50,21 @@ def now() -> datetime.datetime:
 def record_task_run(cursor, task: str, sync_date, started_at, counts: dict, run_id: str = RUN_ID,
                     account: str = DEFAULT_ACCOUNT) -> None:
     """Insert (or, for a repeat within the same run, replace) a task's row of counts for one account's day."""
-    unknown = set(counts) - set(RUN_COUNTS)
-    if unknown:
-        raise ValueError(f"{task} reports counts with no column in agent_pipeline_runs: {sorted(unknown)}")
-    row = dict.fromkeys(RUN_COUNTS) | counts
-    row.update(run_id=run_id, task=task, account=account, sync_date=sync_date, started_at=started_at)
-    run_sql_file(cursor, "030_record_task_run.sql", row)
+    record_task_runs(cursor, task, sync_date, started_at, {account: counts}, run_id)
+
+
+def record_task_runs(cursor, task: str, sync_date, started_at, counts: dict[str, dict], run_id: str = RUN_ID) -> None:
+    """:func:`record_task_run` for many accounts' days at once (``counts``: account → its counts)."""
+    from psycopg2.extras import execute_batch
+
+    rows = []
+    for account, account_counts in counts.items():
+        unknown = set(account_counts) - set(RUN_COUNTS)
+        if unknown:
+            raise ValueError(f"{task} reports counts with no column in agent_pipeline_runs: {sorted(unknown)}")
+        rows.append(dict.fromkeys(RUN_COUNTS) | account_counts | {
+            "run_id": run_id, "task": task, "account": account, "sync_date": sync_date, "started_at": started_at})
+    execute_batch(cursor, read_sql("030_record_task_run.sql"), rows, page_size=500)
 
 
 def run_summary_rows(cursor, run_id: str = RUN_ID) -> list[dict]:

@@ -74,3 +74,16 @@ def set_aside_refused_day(refused: RefusedDay, settings, sync_date: datetime.dat
         f" the same command again today fetches the day anew. Only if the API's answer really is complete, move"
         f" them back to {day_dir} and let the day through with: luigi --module pipeline SnapshotHistory"
         f"{'' if account == DEFAULT_ACCOUNT else f' --account {account}'} --sync-date {day} {ACCEPT_FLAG} {day}")
+
+
+def validate_or_set_aside(settings, sync_date: datetime.date, account: str, holder: str, raw_dir: Path, out_dir: Path,
+                          **options) -> dict:
+    """Validate an account's raw day into ``out_dir`` (pipeline.raw.validate_day with ``options``), under the day's
+    file lock; a refused day that was fetched today is set aside, to be fetched anew."""
+    from pipeline.config import accepted_incomplete
+    from pipeline.raw import validate_day
+
+    try:
+        return validate_day(raw_dir, out_dir, accept_incomplete=accepted_incomplete(sync_date), **options)
+    except RefusedDay as refused:
+        raise set_aside_refused_day(refused, settings, sync_date, holder, locked=True, account=account) from None

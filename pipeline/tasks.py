@@ -11,7 +11,7 @@ from pathlib import Path
 import luigi
 from luigi.task import task_id_str
 
-from pipeline.completeness import DayAgainstPrevious, RefusedDay, refusal
+from pipeline.completeness import RefusedDay
 from pipeline.config import accepted_incomplete, account_folder, load_settings
 from pipeline.database import (
     MarkerTarget,
@@ -20,20 +20,18 @@ from pipeline.database import (
     ensure_schema,
     existing_markers,
     reported_outage,
-    run_sql_file,
 )
 from pipeline.errors import PipelineError
 from pipeline.handoff import part_glob
+from pipeline.loading import from_earlier_version, snapshot_accounts, stage_accounts, upsert_accounts
 from pipeline.locks import day_file_lock, lock_day_in_database, write_day_target
 from pipeline.metrics import COUNT_LABELS, now, record_task_run
 from pipeline.names import DEFAULT_ACCOUNT
 from pipeline.parameters import AccountParameter, SyncDateParameter
 from pipeline.partitions import create_day_partition, drop_expired_staging
-from pipeline.raw import validate_day
 from pipeline.rawdays import note_missing
-from pipeline.refetch import remove_file_target, set_aside_refused_day
+from pipeline.refetch import remove_file_target, set_aside_refused_day, validate_or_set_aside
 from pipeline.summary import note_wanted
-from pipeline.tables import CARRIED_COLUMNS, ERROR_COLUMNS, STAGING_COLUMNS
 
 logger = logging.getLogger("luigi-interface.pipeline")  # shown with luigi's own log lines
 
@@ -67,6 +65,11 @@ class AccountDay:
     def accounts(self) -> list[str]:
         """The accounts this task's SQL statements work on (``%(accounts)s``)."""
         return [self.account]
+
+    @property
+    def account_flag(self) -> str:
+        """`` --account NAME`` in a command that names this task's day; empty for the default account."""
+        return "" if self.account == DEFAULT_ACCOUNT else f" --account {self.account}"
 
 
 class DayTask(AccountDay, luigi.Task):
@@ -178,25 +181,9 @@ class ExtractAgents(FileDayTask):
         super().run()
 
     def write(self, tmp: Path) -> dict:
-        from pipeline.accounts import account_api_settings
-        from pipeline.extract import extract_day, known_agent_ids, run_counts
-        from pipeline.freshdesk import FreshdeskApi
+        from pipeline.extract import fetch_account_day
 
-        api = FreshdeskApi(account_api_settings(self.settings, self.account))
-        dsn = database_dsn(self.settings)
-        ensure_schema(dsn)
-        params = {"account": self.account, "sync_date": self.sync_date}
-        with reported_outage(dsn, f"{self} (reading the known agents)"), closing(connect(dsn)) as connection, \
-                connection.cursor() as cursor:
-            loaded = [row["agent_id"] for row in run_sql_file(cursor, "070_known_agent_ids.sql", params)]
-            active = {row["agent_id"] for row in run_sql_file(cursor, "071_previously_active_agent_ids.sql", params)}
-        raw_days = self.settings.raw_day(self.sync_date, self.account).parent
-        try:
-            manifest = extract_day(api, tmp, self.sync_date, known_agent_ids(loaded, raw_days, self.sync_date),
-                                   self.report, active)
-        finally:
-            api.close()
-        return run_counts(manifest)
+        return fetch_account_day(self.settings, self.sync_date, self.account, tmp, self.report, str(self))
 
 
 class ValidateRaw(FileDayTask):
@@ -211,23 +198,13 @@ class ValidateRaw(FileDayTask):
         from pipeline.spark import start_in_background
 
         start_in_background(self.settings.spark_conf)  # TransformAgents comes next: the JVM starts meanwhile
-        try:
-            return validate_day(input_dir, out_dir, progress=self._progress, workers=self.settings.validation_workers,
-                                accept_incomplete=accepted_incomplete(self.sync_date))
-        except RefusedDay as refused:  # a fetched day is set aside, to be fetched anew (pipeline.refetch)
-            raise set_aside_refused_day(refused, self.settings, self.sync_date, str(self), locked=True,
-                                        account=self.account) from None
+        return validate_or_set_aside(self.settings, self.sync_date, self.account, str(self), input_dir, out_dir,
+                                     progress=self._progress, workers=self.settings.validation_workers)
 
     def _progress(self, done_files, total_files, counts):
         records = counts["records_read"]
         self.set_status_message(f"validated {done_files:,} of {total_files:,} files ({records:,} records)")
         self.set_progress_percentage(round(100 * done_files / total_files))
-
-
-def from_earlier_version(what: str, sync_date) -> PipelineError:
-    """The error for a day's output that an earlier version of the pipeline wrote: ``what`` ends with the verb."""
-    return PipelineError(f"{what} by an earlier version of the pipeline; run Reprocess --start {sync_date} --stop"
-                         f" {sync_date + datetime.timedelta(days=1)} to load the day again")
 
 
 class TransformAgents(FileDayTask):
@@ -243,7 +220,8 @@ class TransformAgents(FileDayTask):
         from pipeline.transform import transform_day
 
         if not any(input_dir.glob(part_glob("valid"))):
-            raise from_earlier_version(f"{input_dir} holds no Parquet part files: it was validated", self.sync_date)
+            raise from_earlier_version(f"{input_dir} holds no Parquet part files: it was validated", self.sync_date,
+                                       self.account_flag)
         self.report("getting the Spark session (started once per process)", 5)
         spark = get_spark(self.settings.spark_conf)
         self.report("Spark: resolving duplicates and deactivations", 20)
@@ -254,7 +232,7 @@ class DatabaseDayTask(DayTask):
     """A day task whose work is one database transaction, ending with luigi's marker in ``table_updates``."""
 
     table = None  # the table this task writes, recorded with the marker
-    day_partitioned = False  # whether ``table`` has a partition per sync date (pipeline.partitions)
+    day_partitions = ()  # the tables partitioned by sync date that the task writes (pipeline.partitions)
 
     def output(self):
         return MarkerTarget(database_dsn(self.settings), self.table, self.task_id)
@@ -272,9 +250,9 @@ class DatabaseDayTask(DayTask):
         started_at = now()
         marker = self.output()
         ensure_schema(marker.dsn)
-        if self.day_partitioned:  # before, and outside, the day's transaction: see pipeline.partitions
+        for table in self.day_partitions:  # before, and outside, the day's transaction: see pipeline.partitions
             with reported_outage(marker.dsn, str(self)):
-                create_day_partition(marker.dsn, self.table, self.sync_date)
+                create_day_partition(marker.dsn, table, self.sync_date)
         with reported_outage(marker.dsn, str(self)), closing(marker.connect()) as connection:
             with connection.cursor() as cursor:
                 lock_day_in_database(cursor, self.sync_date, str(self), self.account)
@@ -290,36 +268,6 @@ class DatabaseDayTask(DayTask):
         """The task's work, inside the transaction; returns its counts."""
         raise NotImplementedError
 
-    def execute_sql_file(self, cursor, file_name: str, **params) -> dict:
-        """Run one statement of ``sql/`` for this account's day; returns its single result row (without its
-        ``account``), if it has one."""
-        rows = run_sql_file(cursor, file_name, {"sync_date": self.sync_date, "accounts": self.accounts, **params})
-        return {key: value for key, value in rows[0].items() if key != "account"} if rows else {}
-
-    def empty_day_partition(self, cursor) -> None:
-        """Delete the account's rows from the day's partition of ``table`` (the other accounts' rows stay), to
-        write the day again."""
-        self.execute_sql_file(cursor, "009_empty_day_partition.sql", table=self.table)
-
-
-def copy_files(cursor, table: str, columns, folder: Path) -> int:
-    """COPY every Spark part file of ``folder`` into ``table``; returns the rows copied."""
-    statement = f"copy {table} ({', '.join(columns)}) from stdin"
-    rows = 0
-    for part in sorted(folder.glob("part-*")):
-        with open(part, "rb") as stream:
-            cursor.copy_expert(statement, stream, size=1 << 20)
-        rows += cursor.rowcount
-    return rows
-
-
-def quarantined_ids(transformed: Path, sync_date) -> list[int]:
-    """The agent ids TransformAgents found quarantined (its ``quarantined/`` lines)."""
-    folder = transformed / "quarantined"
-    if not folder.is_dir():
-        raise from_earlier_version(f"{transformed} has no quarantined/ folder: it was transformed", sync_date)
-    return [int(line) for part in sorted(folder.glob("part-*")) for line in part.read_text().split()]
-
 
 class LoadStaging(DatabaseDayTask):
     """Replaces the day's rows of ``stg_agents`` and ``agent_pipeline_errors``, unless the day looks
@@ -327,7 +275,7 @@ class LoadStaging(DatabaseDayTask):
     Every known agent that no record of the day names is staged inactive (sql/011_stage_unseen_agents.sql)."""
 
     table = "stg_agents"
-    day_partitioned = True
+    day_partitions = ("stg_agents",)
 
     def requires(self):
         return {"transformed": TransformAgents(sync_date=self.sync_date, account=self.account),
@@ -335,31 +283,15 @@ class LoadStaging(DatabaseDayTask):
 
     def write(self, cursor):
         transformed = Path(self.input()["transformed"].path)
-        quarantined = quarantined_ids(transformed, self.sync_date)
-        self.empty_day_partition(cursor)
-        self.execute_sql_file(cursor, "009_delete_day_errors.sql")
-        self.report("COPY staging rows", 10)
-        staged = copy_files(cursor, "stg_agents", STAGING_COLUMNS, transformed / "agents")
-        unseen = self.execute_sql_file(cursor, "011_stage_unseen_agents.sql", quarantined=quarantined,
-                                       quarantined_accounts=[self.account] * len(quarantined),
-                                       absent_fields=list(CARRIED_COLUMNS), sync_day=self.sync_date.isoformat())
-        self.refuse_if_incomplete(cursor)
-        self.report(f"COPY {staged:,} staging rows done; COPY error rows", 80)
-        errors = copy_files(cursor, "agent_pipeline_errors", ERROR_COLUMNS, transformed / "errors")
-        return {"staging_rows": staged + unseen["agents_unseen"], "error_rows": errors,
-                "agents_quarantined": len(quarantined), **unseen}
-
-    def refuse_if_incomplete(self, cursor) -> None:
-        """Raise RefusedDay (the transaction then rolls back) when the staged day looks incomplete."""
-        if accepted_incomplete(self.sync_date):
-            return
         validated = json.loads((Path(self.input()["validated"].path) / "summary.json").read_text(encoding="utf-8"))
-        facts = DayAgainstPrevious(list_records=validated.get("list_records"),
-                                   **self.execute_sql_file(cursor, "011_day_against_previous.sql"))
-        reason = refusal(self.sync_date, facts, self.settings.max_deactivation_share)
-        if reason:  # a fetched day is set aside, to be fetched anew (pipeline.refetch)
-            raise set_aside_refused_day(RefusedDay(reason), self.settings, self.sync_date, str(self),
+        self.report("COPY staging rows, the known agents not seen, the completeness guard, COPY error rows", 10)
+        counts, refused = stage_accounts(cursor, self.sync_date, {self.account: transformed},
+                                         {self.account: validated.get("list_records")},
+                                         self.settings.max_deactivation_share, accepted_incomplete(self.sync_date))
+        if refused:  # the transaction rolls back; a fetched day is set aside, to be fetched anew (pipeline.refetch)
+            raise set_aside_refused_day(RefusedDay(refused[self.account]), self.settings, self.sync_date, str(self),
                                         account=self.account)
+        return counts[self.account]
 
 
 class UpsertAgents(DatabaseDayTask):
@@ -371,12 +303,8 @@ class UpsertAgents(DatabaseDayTask):
         return LoadStaging(sync_date=self.sync_date, account=self.account)
 
     def write(self, cursor):
-        self.report("waiting for agents (one day's merge at a time)", 5)
-        self.execute_sql_file(cursor, "010_lock_agents.sql")
-        self.report("INSERT … ON CONFLICT into agents", 10)
-        counts = self.execute_sql_file(cursor, "010_upsert_agents.sql")
-        return counts | self.execute_sql_file(cursor, "010_mark_deleted_agents.sql",
-                                              deleted_after_days=self.settings.deleted_after_days)
+        self.report("waiting for agents (one day's merge at a time), then INSERT … ON CONFLICT into agents", 5)
+        return upsert_accounts(cursor, self.sync_date, self.accounts, self.settings.deleted_after_days)[self.account]
 
 
 class SnapshotHistory(DatabaseDayTask):
@@ -385,7 +313,7 @@ class SnapshotHistory(DatabaseDayTask):
     ``staging_retention_days`` (pipeline.partitions)."""
 
     table = "agent_status_history"
-    day_partitioned = True
+    day_partitions = ("agent_status_history",)
 
     def requires(self):
         return UpsertAgents(sync_date=self.sync_date, account=self.account)
@@ -400,19 +328,8 @@ class SnapshotHistory(DatabaseDayTask):
                              accounts=known_accounts())
 
     def write(self, cursor):
-        self.report("waiting for agent_versions (one day's versions at a time)", 5)
-        self.execute_sql_file(cursor, "022_lock_agent_versions.sql")
-        self.report("recording the versions of the agents that changed", 10)
-        versions = self.execute_sql_file(cursor, "023_record_agent_versions.sql")
-        self.report("writing the day's history rows", 60)
-        self.empty_day_partition(cursor)
-        counts = self.execute_sql_file(cursor, "020_snapshot_history.sql")
-        if versions["agents_replayed"]:  # a re-processed day may no longer name agents it named before
-            restored = self.execute_sql_file(cursor, "024_restore_agents_left_by_the_day.sql")
-            if any(restored.values()):
-                logger.info("%s: agents rows the day no longer gives, back to what the other days say: %s restored,"
-                            " %s removed (recorded on no day)", self, *restored.values())
-        return counts | self.execute_sql_file(cursor, "021_day_status_counts.sql") | versions
+        self.report("waiting for agent_versions (one day's versions at a time), then the versions and history", 5)
+        return snapshot_accounts(cursor, self.sync_date, self.accounts, str(self))[self.account]
 
 
 class StatusReport(DayTask):
@@ -436,34 +353,67 @@ class StatusReport(DayTask):
         self.report(f"wrote {self.output().path}", 100)
 
 
-class AllAccounts(luigi.WrapperTask):
+class AllAccounts(luigi.Task):
     """The sync day of every registered account (``python -m pipeline.accounts list``; the default account when none
-    is registered): each account's SnapshotHistory. One account's failure or refusal does not stop the others; the
-    run's summary names the accounts whose day was not loaded."""
+    is registered), at once (pipeline.accounts_day): one Spark job, and a transaction per database stage, for all of
+    them. Each account's day ends as its own tasks would leave it (their folders and markers). One account's failure
+    or refusal does not stop the others: the task fails once the others are loaded, naming it."""
 
     sync_date = SyncDateParameter(default=datetime.date.today(),
                                   description="The sync day: each account's raw folder <raw_root>/<account>/YYYY-MM-DD"
                                               " (default: today, the machine's local date).")
 
-    def requires(self):
+    @property
+    def priority(self):
+        return 10_000_000 - self.sync_date.toordinal()  # older days first, as DayTask
+
+    def day_tasks(self) -> list[luigi.Task]:
         from pipeline.accounts import registered_accounts
 
-        days = [SnapshotHistory(sync_date=self.sync_date, account=account) for account in registered_accounts()]
-        note_wanted(days)  # the summary names those that are not done when the run ends
-        return days
+        return [SnapshotHistory(sync_date=self.sync_date, account=account) for account in registered_accounts()]
+
+    def requires(self):
+        note_wanted(self.day_tasks())  # the summary names those that are not done when the run ends
+        return []
+
+    def complete(self):
+        return self.bulk_complete([self.sync_date]) == [self.sync_date]
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
         """The days every account has done, in one query: luigi's range tasks call this instead of complete()."""
-        from pipeline.accounts import registered_accounts
-
-        days = {day: [SnapshotHistory(sync_date=day, account=account) for account in registered_accounts()]
-                for day in parameter_tuples}
+        days = {day: cls(sync_date=day).day_tasks() for day in parameter_tuples}
         if not days:
             return []
         done = existing_markers(database_dsn(load_settings()), (task.task_id for tasks in days.values()
                                                                 for task in tasks))
         return [day for day, tasks in days.items() if all(task.task_id in done for task in tasks)]
+
+    def on_failure(self, exception):
+        if isinstance(exception, PipelineError):
+            return f"{type(exception).__name__}: {exception}"  # the message says it all; no traceback
+        return super().on_failure(exception)
+
+    def report(self, message: str, percent=None) -> None:
+        DayTask.report(self, message, percent)
+
+    def run(self):
+        from pipeline.accounts import known_accounts
+        from pipeline.accounts_day import load_accounts_day
+
+        settings, accounts = load_settings(), [task.account for task in self.day_tasks()]
+        stages = {"LoadStaging": LoadStaging, "UpsertAgents": UpsertAgents, "SnapshotHistory": SnapshotHistory}
+        failures = load_accounts_day(
+            settings, self.sync_date, accounts, self.report, str(self),
+            marker_id=lambda family, account: stages[family](sync_date=self.sync_date, account=account).task_id)
+        drop_expired_staging(database_dsn(settings), settings.staging_retention_days,
+                             staged_marker=lambda day, account: LoadStaging(sync_date=day, account=account).task_id,
+                             done_marker=lambda day, account: SnapshotHistory(sync_date=day, account=account).task_id,
+                             accounts=known_accounts())
+        if failures:
+            named = ", ".join(list(failures)[:20]) + (f" and {len(failures) - 20} more" if len(failures) > 20 else "")
+            raise PipelineError(f"{len(failures):,} of {len(accounts):,} accounts' {self.sync_date} not loaded"
+                                f" ({named}); the other accounts' day is. The lines above say why, one per account")
 
 
 class Reprocess(luigi.Task):

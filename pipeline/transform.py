@@ -1,7 +1,8 @@
-"""The day's Spark transform: validated records in, one staging row per agent out.
+"""The day's Spark transform: validated records in, one staging row per agent out, for one account or many at
+once (an agent is an ``account`` and an ``agent_id``: two accounts may have the same agent id).
 
 Every step is a pure ``DataFrame -> DataFrame`` function, chained with ``DataFrame.transform``.
-``transform_day`` is the only function here that reads or writes files.
+``transform_accounts`` is the only function here that reads or writes files.
 """
 import datetime
 import math
@@ -9,7 +10,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -21,6 +22,7 @@ from pipeline.tables import CARRIED_COLUMNS, ERROR_COLUMNS, RECORD_FIELDS, STAGI
 SOURCE = "api"
 
 MERGED_FIELDS = [column for column in RECORD_FIELDS if column != "agent_id"]
+AGENT = ["account", "agent_id"]  # what names an agent: its account, and its id there
 
 
 def rfc3339_timestamp(column: Column) -> Column:
@@ -43,11 +45,11 @@ def with_fields_merged_per_agent(records: DataFrame) -> DataFrame:
     comparing the ranking's five columns once per field."""
     updated = rfc3339_timestamp(F.col("updated_at"))
     is_list = F.col("kind") == F.lit("list")
-    ranking = Window.partitionBy("agent_id").orderBy(
+    ranking = Window.partitionBy(*AGENT).orderBy(
         updated.desc_nulls_last(), is_list.desc(), F.col("file_seq").desc(), F.col("pos").desc())
     # (SQL expressions per field: one call to the JVM each)
     ranked = records.select(  # each record's place and which fields it carries, computed once
-        "agent_id", *MERGED_FIELDS, is_list.alias("is_list"), F.row_number().over(ranking).alias("place"),
+        *AGENT, *MERGED_FIELDS, is_list.alias("is_list"), F.row_number().over(ranking).alias("place"),
         *(F.expr(f"coalesce(not array_contains(absent, '{field}'), true) as carries_{field}")
           for field in MERGED_FIELDS),
     )
@@ -57,7 +59,7 @@ def with_fields_merged_per_agent(records: DataFrame) -> DataFrame:
     absent = F.expr("array_compact(array(" + ", ".join(f"case when not max(carries_{field}) then '{field}' end"
                                                      for field in CARRIED_COLUMNS) + "))")
     return (
-        ranked.groupBy("agent_id")
+        ranked.groupBy(*AGENT)
         .agg(
             *merged,
             absent.alias("absent_fields"),
@@ -69,9 +71,9 @@ def with_fields_merged_per_agent(records: DataFrame) -> DataFrame:
 
 def with_list_status(agents: DataFrame, list_ids: DataFrame) -> DataFrame:
     """``listed``: the day's list pages name the agent; ``quarantined``: one of its list records is invalid."""
-    status = list_ids.groupBy("agent_id").agg(F.lit(True).alias("listed"), F.max(~F.col("valid")).alias("quarantined"))
+    status = list_ids.groupBy(*AGENT).agg(F.lit(True).alias("listed"), F.max(~F.col("valid")).alias("quarantined"))
     return (
-        agents.join(status.hint("shuffle_hash"), "agent_id", "left")  # both sides are already hashed by agent
+        agents.join(status.hint("shuffle_hash"), AGENT, "left")  # both sides are already hashed by agent
         .withColumns({"listed": F.coalesce("listed", F.lit(False)),
                       "quarantined": F.coalesce("quarantined", F.lit(False))})
     )
@@ -80,7 +82,7 @@ def with_list_status(agents: DataFrame, list_ids: DataFrame) -> DataFrame:
 def quarantined_agents(list_ids: DataFrame) -> DataFrame:
     """The agents with an invalid list record today, one row each: ``filter_quarantined`` drops them, and
     LoadStaging leaves them out of the known agents that no record named."""
-    return list_ids.where(~F.col("valid") & F.col("agent_id").isNotNull()).select("agent_id").distinct()
+    return list_ids.where(~F.col("valid") & F.col("agent_id").isNotNull()).select(*AGENT).distinct()
 
 
 def filter_quarantined(agents: DataFrame) -> DataFrame:
@@ -99,13 +101,13 @@ def with_deactivation(agents: DataFrame) -> DataFrame:
     )
 
 
-def with_sync_columns(df: DataFrame, sync_date: datetime.date, account: str) -> DataFrame:
-    """The account, the sync date, the raw day folder it came from, and the source."""
-    return df.withColumns({"account": F.lit(account), "sync_date": F.lit(sync_date).cast(T.DateType()),
+def with_sync_columns(df: DataFrame, sync_date: datetime.date) -> DataFrame:
+    """The sync date, the raw day folder it came from, and the source."""
+    return df.withColumns({"sync_date": F.lit(sync_date).cast(T.DateType()),
                            "sync_day": F.lit(sync_date.isoformat()), "source": F.lit(SOURCE)})
 
 
-def staged_agents(records: DataFrame, list_ids: DataFrame, sync_date: datetime.date, account: str) -> DataFrame:
+def staged_agents(records: DataFrame, list_ids: DataFrame, sync_date: datetime.date) -> DataFrame:
     """One staging row per known, not quarantined agent of the day (plus its ``duplicates`` count)."""
     return (
         records
@@ -113,7 +115,7 @@ def staged_agents(records: DataFrame, list_ids: DataFrame, sync_date: datetime.d
         .transform(with_list_status, list_ids)
         .transform(filter_quarantined)
         .transform(with_deactivation)
-        .transform(with_sync_columns, sync_date, account)
+        .transform(with_sync_columns, sync_date)
     )
 
 
@@ -143,17 +145,86 @@ def to_copy_text(df: DataFrame, columns) -> DataFrame:
 
 # The folders of a transformed day: COPY text for stg_agents and for the errors, and the quarantined agent ids
 OUTPUTS = ("agents", "errors", "quarantined")
+COUNTS = "counts"  # one line per account: its agents staged and duplicates resolved (read, then not kept)
+
+
+def with_account_of_file(df: DataFrame, accounts: dict[str, Path]) -> DataFrame:
+    """``account``: the account whose validated folder the row was read from (``accounts``: name → folder). The
+    folders are ``<stage>/<account>/YYYY-MM-DD`` (``<stage>/YYYY-MM-DD`` for the default account): the name of
+    the folder above the day's names the account."""
+    if len(accounts) == 1:
+        return df.withColumn("account", F.lit(next(iter(accounts))))
+    above = {folder.parent.name: account for account, folder in accounts.items()}
+    if len(above) < len(accounts):
+        raise ValueError(f"two accounts' folders have the same parent folder name: {sorted(accounts.values())}")
+    names = F.create_map(*(F.lit(item) for pair in above.items() for item in pair))
+    return df.withColumn("account", names[F.regexp_extract(F.input_file_name(), r"/([^/]+)/[^/]+/[^/]+$", 1)])
+
+
+def transform_accounts(spark: SparkSession, validated: dict[str, Path], lines: Path,
+                       sync_date: datetime.date) -> dict[str, dict]:
+    """Read the validated day of each account (``validated``: name → folder) and write, for each account,
+    ``lines/account=<name>/<kind>/``: ``agents``, ``errors`` and ``quarantined`` as COPY text files
+    (:func:`take_account_lines` moves them to the account's folder). Returns each account's counts.
+
+    One Spark job for every account: all their lines are written by one write, partitioned by kind only (a
+    partition per account would cost a sort and a file per account and task), each line ending with its account;
+    the lines of each account are then split out here (for one account, its folders are only renamed). The
+    counts are aggregated from the staging rows as they pass (the shuffle by agent is not done twice)."""
+    rows = sum(row_count(folder, "valid") for folder in validated.values())
+    with shuffle_partitions(spark, rows), listed_by_the_driver(spark, len(validated)):
+        _write_accounts(spark, validated, lines, sync_date)
+    counts = {account: {"agents_staged": 0, "duplicates_resolved": 0} for account in validated}
+    for part in sorted(lines.glob(f"output={COUNTS}/part-*")):
+        for line in part.read_text(encoding="utf-8").splitlines():
+            numbers, account = line.rsplit("\t", 1)
+            staged, duplicates = numbers.split(",")
+            counts[account] = {"agents_staged": int(staged), "duplicates_resolved": int(duplicates)}
+    if len(validated) == 1:
+        (lines / f"account={next(iter(validated))}").mkdir()
+        for name in OUTPUTS:
+            if (lines / f"output={name}").is_dir():
+                (lines / f"output={name}").rename(lines / f"account={next(iter(validated))}" / name)
+    else:
+        split_by_account(lines, validated)
+    return counts
+
+
+def split_by_account(lines: Path, accounts) -> None:
+    """``lines/output=<kind>/part-*`` (lines ending with a tab and their account) into one file per account and
+    kind, ``lines/account=<name>/<kind>/part-00000``."""
+    for name in OUTPUTS:
+        by_account = {}
+        for part in sorted(lines.glob(f"output={name}/part-*")):
+            with open(part, "rb") as stream:
+                for line in stream:
+                    by_account.setdefault(line[line.rindex(b"\t") + 1:].rstrip(b"\n").decode(), []).append(line)
+        for account, account_lines in by_account.items():
+            folder = lines / f"account={account}" / name
+            folder.mkdir(parents=True)
+            with open(folder / "part-00000", "wb") as stream:
+                stream.writelines(account_lines)
 
 
 def transform_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_date: datetime.date,
                   account: str = DEFAULT_ACCOUNT) -> dict:
-    """Read a validated day, write ``agents/``, ``errors/`` and ``quarantined/`` as COPY text files, return the
-    day's counts.
+    """One account's day: :func:`transform_accounts`, its folders moved to ``out_dir``; returns its counts."""
+    lines = out_dir / "_lines"
+    counts = transform_accounts(spark, {account: validated_dir}, lines, sync_date)[account]
+    take_account_lines(lines, account, out_dir)
+    shutil.rmtree(lines)
+    return counts
 
-    One Spark job: both kinds of line are written by one partitioned write, and the counts are observed
-    while the staging rows pass (no second pass over them)."""
-    with shuffle_partitions(spark, row_count(validated_dir, "valid")):
-        return _write_day(spark, validated_dir, out_dir, sync_date, account)
+
+def take_account_lines(lines: Path, account: str, out_dir: Path) -> None:
+    """Move the account's folders that :func:`transform_accounts` wrote to ``out_dir`` (a kind without lines gets
+    an empty folder)."""
+    for name in OUTPUTS:
+        written = lines / f"account={account}" / name
+        if written.is_dir():
+            written.rename(out_dir / name)
+        else:
+            (out_dir / name).mkdir()
 
 
 ROWS_PER_PARTITION = 250_000
@@ -173,30 +244,36 @@ def shuffle_partitions(spark: SparkSession, rows: int):
         spark.conf.set(key, configured)
 
 
-def _write_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_date: datetime.date, account: str) -> dict:
-    def read(name):
-        return spark.read.schema(spark_schema(PARTS[name])).parquet(str(validated_dir / part_glob(name)))
+@contextmanager
+def listed_by_the_driver(spark: SparkSession, folders: int):
+    """The folders of many accounts listed by the driver: past ``parallelPartitionDiscovery.threshold`` paths (32),
+    Spark lists them with a job of its own, which costs seconds where the driver takes milliseconds."""
+    key = "spark.sql.sources.parallelPartitionDiscovery.threshold"
+    configured = spark.conf.get(key)
+    spark.conf.set(key, str(max(int(configured), folders + 1)))
+    try:
+        yield
+    finally:
+        spark.conf.set(key, configured)
 
-    totals = Observation("totals")
-    staged = (
-        staged_agents(read("valid"), read("list_ids"), sync_date, account)
-        .observe(totals, F.count(F.lit(1)).alias("agents_staged"),
-                 F.coalesce(F.sum("duplicates"), F.lit(0)).alias("duplicates_resolved"))
-        .transform(to_copy_text, STAGING_COLUMNS)
-        .withColumn("output", F.lit("agents"))
-    )
-    errors = (read("rejects").transform(with_sync_columns, sync_date, account).transform(to_copy_text, ERROR_COLUMNS)
+
+def _write_accounts(spark: SparkSession, validated: dict[str, Path], lines: Path, sync_date: datetime.date) -> None:
+    def read(name):
+        paths = [str(folder / part_glob(name)) for folder in validated.values()]
+        return (spark.read.schema(spark_schema(PARTS[name])).parquet(*paths)
+                .transform(with_account_of_file, validated))
+
+    staged = staged_agents(read("valid"), read("list_ids"), sync_date)
+    # account is the last column of stg_agents' and the errors' COPY lines: each line ends with it
+    agents = staged.transform(to_copy_text, STAGING_COLUMNS).withColumn("output", F.lit("agents"))
+    counts = (staged.groupBy("account")
+              .agg(F.concat(F.count(F.lit(1)), F.lit(","), F.coalesce(F.sum("duplicates"), F.lit(0)), F.lit("\t"),
+                            F.col("account")).alias("value"))
+              .select("value").withColumn("output", F.lit(COUNTS)))
+    errors = (read("rejects").transform(with_sync_columns, sync_date).transform(to_copy_text, ERROR_COLUMNS)
               .withColumn("output", F.lit("errors")))
-    quarantined = (quarantined_agents(read("list_ids")).transform(to_copy_text, ["agent_id"])
+    quarantined = (quarantined_agents(read("list_ids")).transform(to_copy_text, ["agent_id", "account"])
                    .withColumn("output", F.lit("quarantined")))
-    lines = out_dir / "_lines"
-    with job_write_errors(out_dir):  # a full or read-only disk: the OSError it is, worded by pipeline.locks
-        staged.unionByName(errors).unionByName(quarantined).write.partitionBy("output").text(str(lines))
-    for name in OUTPUTS:  # _lines/output=agents/ → agents/ (a kind without lines has no folder)
-        written = lines / f"output={name}"
-        if written.is_dir():
-            written.rename(out_dir / name)
-        else:
-            (out_dir / name).mkdir()
-    shutil.rmtree(lines)
-    return {key: int(value) for key, value in totals.get.items()}
+    with job_write_errors(lines.parent):  # a full or read-only disk: the OSError it is, worded by pipeline.locks
+        agents.unionByName(counts).unionByName(errors).unionByName(quarantined).write.partitionBy("output").text(
+            str(lines))

@@ -110,9 +110,11 @@ def test_one_account_refused_the_other_loaded_and_the_summary_names_it(two_accou
     header, *rows = summary.splitlines()[1:3]
     assert header.split()[:3] == ["sync", "date", "account"]
     assert rows[0].split()[:2] == [DAY2.isoformat(), ACME]
-    not_loaded = [line for line in result.stderr.splitlines() if "not loaded" in line]
-    assert len(not_loaded) == 1 and f"1 account day not loaded ({DAY2}: {BETA})" in not_loaded[0]
-    assert "notes.txt" in result.stderr
+    summary_lines = [line for line in result.stderr.splitlines() if "account day not loaded (" in line]
+    assert len(summary_lines) == 1 and f"1 account day not loaded ({DAY2}: {BETA})" in summary_lines[0]
+    [reason] = [line for line in result.stderr.splitlines() if f"{BETA} not loaded: RefusedDay" in line]
+    assert "notes.txt" in reason
+    assert "Traceback" not in result.stderr
 
     stray.unlink()  # fixed: the next run loads beta's day alone
     again = cli("AllAccounts", "--sync-date", DAY2.isoformat(), env=env)

@@ -38,12 +38,13 @@ def record(agent_id, updated_at="2024-01-01T00:00:00Z", deactivated=False, email
 
 def validated(spark, *rows):
     """rows: (kind, file_seq, pos, record), each written as ValidateRaw writes a valid record"""
-    return spark.createDataFrame([(k, f, p, *loaded_fields(r)[0], loaded_fields(r)[1]) for k, f, p, r in rows],
-                                 spark_schema(VALID_COLUMNS))
+    return (spark.createDataFrame([(k, f, p, *loaded_fields(r)[0], loaded_fields(r)[1]) for k, f, p, r in rows],
+                                  spark_schema(VALID_COLUMNS))
+            .withColumn("account", F.lit("default")))
 
 
 def list_ids(spark, *rows):
-    return spark.createDataFrame(list(rows), spark_schema(LIST_ID_COLUMNS))
+    return spark.createDataFrame(list(rows), spark_schema(LIST_ID_COLUMNS)).withColumn("account", F.lit("default"))
 
 
 def test_validated_rows_keep_nulls_and_name_absent_keys_through_the_parquet_hand_off(spark, tmp_path):
@@ -61,7 +62,8 @@ def test_validated_rows_keep_nulls_and_name_absent_keys_through_the_parquet_hand
 
 
 def test_with_list_status_and_filter_quarantined(spark):
-    agents = spark.createDataFrame([(1,), (2,), (3,), (4,)], "agent_id long")
+    agents = spark.createDataFrame([("default", 1), ("default", 2), ("default", 3), ("default", 4)],
+                                   "account string, agent_id long")
     ids = list_ids(spark, (1, True), (2, False), (2, True), (4, True), (4, True))
     rows = {r.agent_id: (r.listed, r.quarantined) for r in agents.transform(with_list_status, ids).collect()}
     assert rows == {1: (True, False), 2: (True, True), 3: (False, False), 4: (True, False)}
@@ -145,8 +147,8 @@ def test_with_deactivation(spark):
 
 
 def test_with_sync_columns(spark):
-    [row] = spark.createDataFrame([(1,)], "agent_id long").transform(with_sync_columns, DAY, "default").collect()
-    assert (row.account, row.sync_date, row.sync_day, row.source) == ("default", DAY, "2024-01-02", "api")
+    [row] = spark.createDataFrame([(1,)], "agent_id long").transform(with_sync_columns, DAY).collect()
+    assert (row.sync_date, row.sync_day, row.source) == (DAY, "2024-01-02", "api")
 
 
 def test_staged_agents_end_to_end(spark):
@@ -157,7 +159,7 @@ def test_staged_agents_end_to_end(spark):
         ("details", 2, 0, record(3)),  # its list record was invalid: quarantined
     )
     ids = list_ids(spark, (1, True), (3, False))
-    rows = {r.agent_id: r for r in staged_agents(records, ids, DAY, "default").collect()}
+    rows = {r.agent_id: r for r in staged_agents(records, ids, DAY).collect()}
     assert sorted(rows) == [1, 2]
     assert (rows[1].status, rows[2].status) == ("active", "inactive")
     assert rows[2].sync_date == DAY
@@ -258,3 +260,31 @@ def test_a_day_validated_by_an_earlier_version_is_refused_with_the_way_out(tmp_p
     (tmp_path / "valid-00000.jsonl").write_text("{}\n")  # the JSON lines of earlier versions
     with pytest.raises(PipelineError, match="earlier version .* Reprocess --start 2024-01-02 --stop 2024-01-03"):
         TransformAgents(sync_date=DAY).produce(tmp_path, tmp_path / "out")
+
+
+def test_many_accounts_are_one_spark_job_and_keep_their_agents_apart(spark, tmp_path):
+    """Two accounts with the same agent ids, and a third whose day differs: one job, each account's own lines."""
+    from conftest import FIXTURES
+    from pipeline.raw import validate_day
+    from pipeline.transform import take_account_lines, transform_accounts
+
+    folders = {name: tmp_path / "validated" / name / DAY.isoformat() for name in ("acme", "beta", "gamma")}
+    validate_day(FIXTURES / "2024-01-02", folders["acme"])
+    validate_day(FIXTURES / "2024-01-02", folders["beta"])
+    validate_day(FIXTURES / "2024-01-01", folders["gamma"])
+    spark.sparkContext.setJobGroup("accounts", "transform_accounts")
+    try:
+        counts = transform_accounts(spark, folders, tmp_path / "lines", DAY)
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup("accounts")) == 1
+    assert counts == {name: {"agents_staged": 6, "duplicates_resolved": 0} for name in folders}
+    lines = {}
+    for name in folders:
+        (tmp_path / name).mkdir()
+        take_account_lines(tmp_path / "lines", name, tmp_path / name)
+        lines[name] = sorted(line for part in (tmp_path / name / "agents").glob("part-*")
+                             for line in part.read_text().splitlines())
+        assert {line.rsplit("\t", 1)[1] for line in lines[name]} == {name}
+    assert [line.rsplit("\t", 1)[0] for line in lines["acme"]] == [line.rsplit("\t", 1)[0] for line in lines["beta"]]
+    assert lines["gamma"] != lines["acme"]  # the first day: other statuses
