@@ -163,3 +163,42 @@ def test_a_one_account_database_upgrades_in_place(new_database, tmp_path, monkey
     run(AllAccounts(sync_date=DAY1), AllAccounts(sync_date=DAY2))
     assert account_rows(dsn, "default") == before
     assert account_rows(dsn, ACME) == before
+
+
+def test_accounts_are_fetched_side_by_side_with_their_own_keys_which_are_written_nowhere(tmp_path, database):
+    """Two accounts on two API servers, each answering only its own key (one from an environment variable, one from
+    a key file): AllAccounts fetches today's day of both and loads them (a first fetch knows only the listed
+    agents); neither key is in the run's output, the files it wrote or the database."""
+    from bench.freshdesk_server import Account, FakeFreshdesk
+
+    keys = {ACME: "acme-key-9f3b2c7d", BETA: "beta-key-41d8e6a0"}
+    (tmp_path / "beta.key").write_text(keys[BETA] + "\n", encoding="utf-8")
+    today = datetime.date.today()
+    with FakeFreshdesk(Account.synthetic(120, 5), keys[ACME]) as acme, \
+            FakeFreshdesk(Account.synthetic(80, 3, seed=2), keys[BETA]) as beta:
+        registry = tmp_path / "accounts.toml"
+        registry.write_text(f'[accounts.{ACME}]\nbase_url = "{acme.base_url}"\napi_key_env = "ACME_FRESHDESK_KEY"\n\n'
+                            f'[accounts.{BETA}]\nbase_url = "{beta.base_url}"\napi_key_file = "beta.key"\n',
+                            encoding="utf-8")
+        env = cli_env(raw_root=tmp_path / "raw", output_root=tmp_path / "output", pg_dsn=database,
+                      accounts_file=registry)
+        env.update(ACME_FRESHDESK_KEY=keys[ACME], FRESHDESK_BACKOFF_SECONDS="0.01", FRESHDESK_TOTAL_CONNECTIONS="8")
+        result = cli("AllAccounts", env=env)
+        requests = {ACME: list(acme.requests), BETA: list(beta.requests)}
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    for account in (ACME, BETA):
+        assert requests[account] and all(key_was_right for _, key_was_right in requests[account])
+    assert query(database, "select account, count(*) filter (where is_active), count(*) from agent_status_history"
+                           " where sync_date = %s group by 1 order by 1", (today,)) == [
+        (ACME, 120, 120), (BETA, 80, 80)]
+    assert (tmp_path / "raw" / ACME / today.isoformat() / "_manifest.json").is_file()
+    for key in keys.values():
+        assert key not in result.stdout + result.stderr
+        written = [path for root in (tmp_path / "raw", tmp_path / "output") for path in root.rglob("*")
+                   if path.is_file() and "pgdata" not in path.parts and key.encode() in path.read_bytes()]
+        assert written == []
+        tables = [row[0] for row in query(database, "select table_name from information_schema.tables"
+                                                    " where table_schema = 'public'")]
+        assert tables and not [table for table in tables if query(
+            database, f'select count(*) from "{table}" as t where t::text like %s', (f"%{key}%",))[0][0]]

@@ -1,7 +1,8 @@
-"""The same day on a real Spark standalone cluster (master and worker on 127.0.0.1, from the installed
+"""The same two-account day on a real Spark standalone cluster (master and worker on 127.0.0.1, from the installed
 PySpark) gives the same tables as local mode."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,9 +13,10 @@ from pathlib import Path
 import pyspark
 import pytest
 from test_luigid import free_port
-from test_pipeline import DAY2, run_days, tables
+from test_pipeline import DAY2, run, tables
 
 from conftest import FIXTURES, cli, cli_env
+from pipeline import AllAccounts
 
 SPARK_CLASS = str(Path(pyspark.__file__).parent / "bin" / "spark-class")
 
@@ -55,9 +57,18 @@ def spark_cluster(tmp_path, test_jvm_options):
 
 
 @pytest.mark.heavy
-def test_a_day_on_a_standalone_cluster_gives_the_same_tables(spark_cluster, pipeline_env, new_database, tmp_path,
-                                                            test_jvm_options):
-    run_days(DAY2)  # local mode, in-process
+def test_a_two_account_day_on_a_standalone_cluster_gives_the_same_tables(spark_cluster, pipeline_env, new_database,
+                                                                        tmp_path, test_jvm_options, monkeypatch):
+    """Two accounts (the same agent ids in both) through AllAccounts: in-process in local mode, then from the
+    command line on the cluster."""
+    raw = tmp_path / "raw"
+    for account in ("acme", "beta"):
+        shutil.copytree(FIXTURES / DAY2.isoformat(), raw / account / DAY2.isoformat())
+    registry = tmp_path / "accounts.toml"
+    registry.write_text("[accounts.acme]\n\n[accounts.beta]\n", encoding="utf-8")
+    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
+    monkeypatch.setenv("PIPELINE_ACCOUNTS_FILE", str(registry))
+    run(AllAccounts(sync_date=DAY2))  # local mode, in-process
     config = tmp_path / "cluster.cfg"
     config.write_text(
         "[spark]\n"
@@ -70,9 +81,15 @@ def test_a_day_on_a_standalone_cluster_gives_the_same_tables(spark_cluster, pipe
         f"spark.executor.extraJavaOptions = {test_jvm_options}\n"
         f"spark.pyspark.python = {sys.executable}\n")
     on_cluster = new_database()
-    env = cli_env(raw_root=FIXTURES, output_root=tmp_path / "cluster-output", pg_dsn=on_cluster)
+    env = cli_env(raw_root=raw, output_root=tmp_path / "cluster-output", pg_dsn=on_cluster, accounts_file=registry)
     env["LUIGI_CONFIG_PATH"] = str(config)  # read after ./luigi.cfg, so it wins
-    result = cli("SnapshotHistory", "--sync-date", DAY2.isoformat(), env=env)
+    result = cli("AllAccounts", "--sync-date", DAY2.isoformat(), env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"Starting Spark session (master={spark_cluster})" in result.stderr
-    assert tables(on_cluster) == tables(pipeline_env["dsn"])
+
+    def rows(dsn):  # each table's rows in an order that does not depend on how ties were broken
+        return {table: sorted(values, key=repr) for table, values in tables(dsn).items()}
+
+    local = rows(pipeline_env["dsn"])
+    assert rows(on_cluster) == local
+    assert {row[-1] for row in local["stg_agents"]} == {"acme", "beta"} and len(local["stg_agents"]) == 12
