@@ -150,6 +150,14 @@ def registered_account(name: str, config=None, environ: Mapping[str, str] | None
     return accounts[name]
 
 
+def fetches_from_api(settings: Settings, account: str) -> bool:
+    """Whether the account's days come from the API (it has a base URL), without reading its key: a day whose raw
+    folder exists is never fetched, and needs none."""
+    if account == DEFAULT_ACCOUNT:
+        return settings.freshdesk is not None
+    return bool(registered_account(account).base_url)
+
+
 def account_api_settings(settings: Settings, account: str, config=None,
                          environ: Mapping[str, str] | None = None) -> ApiSettings | None:
     """How the account's day is fetched: ``[freshdesk]`` for the default account; for a registered one, its own base

@@ -128,9 +128,9 @@ def raw_day_task(sync_date, account: str) -> luigi.Task:
     """Where an account's raw day comes from: the Freshdesk API when the account has a base URL (``[freshdesk]
     base_url`` for the default account, its entry in the registry for the others), else a folder someone else
     wrote."""
-    from pipeline.accounts import account_api_settings
+    from pipeline.accounts import fetches_from_api
 
-    fetched = account_api_settings(load_settings(), account) is not None
+    fetched = fetches_from_api(load_settings(), account)
     return (ExtractAgents if fetched else RawAgentsDay)(sync_date=sync_date, account=account)
 
 

@@ -60,6 +60,28 @@ EXPECTED = {
         (0, "page 3 (250 agents listed)"),
     "PIPELINE_OUTPUT_ROOT=output/demo .venv/bin/python -m pipeline.localdb stop":
         (0, "stopped the embedded PostgreSQL in"),
+    ".venv/bin/python -m pipeline.accounts add acme --base-url http://127.0.0.1:8089 --api-key-env ACME_FRESHDESK_KEY":
+        (0, "account 'acme' added to accounts.toml"),
+    ".venv/bin/python -m pipeline.accounts add globex --base-url http://127.0.0.1:8090"
+    " --api-key-env GLOBEX_FRESHDESK_KEY": (0, "account 'globex' added to accounts.toml"),
+    ".venv/bin/python -m pipeline.accounts list": (0, "globex  http://127.0.0.1:8090  env GLOBEX_FRESHDESK_KEY"),
+    "for account in acme globex; do mkdir -p data/raw/$account && cp -r data/raw/2024-01-0[123] data/raw/$account/;"
+    " done": (0, ""),
+    "luigi --module pipeline SnapshotHistory --account acme --sync-date 2024-01-01":
+        (0, re.compile(r"^2024-01-01 +acme( +\d+){14}$", re.MULTILINE)),
+    "luigi --module pipeline RangeDaily --of SnapshotHistory --of-params '{\"account\": \"acme\"}' --start 2024-01-01"
+    " --stop 2024-01-04": (0, re.compile(r"^2024-01-03 +acme( +\d+){14}$", re.MULTILINE)),
+    "luigi --module pipeline RangeDaily --of AllAccounts --start 2024-01-01 --stop 2024-01-04":
+        (0, re.compile(r"^2024-01-03 +globex( +\d+){14}$", re.MULTILINE)),
+    "luigi --module pipeline AccountsReport --sync-date 2024-01-03": (0, "output/reports/2024-01-03-accounts.html"),
+    ".venv/bin/python -m bench.freshdesk_server --agents 120 --port 8090 --key demo-globex &":
+        (None, "(a server: started in the background, stopped at the end)"),
+    "ACME_FRESHDESK_KEY=demo GLOBEX_FRESHDESK_KEY=demo-globex luigi --module pipeline AllAccounts":
+        (0, re.compile(r" +globex +120( +\d+){13}$", re.MULTILINE)),
+    "luigi --module pipeline Reprocess --account acme --start 2024-01-02 --stop 2024-01-03":
+        (0, "forgot 1 day, 2024-01-02"),
+    "luigi --module pipeline AllAccounts --sync-date 2024-01-02":
+        (0, re.compile(r"^2024-01-02 +acme( +\d+){14}$", re.MULTILINE)),
     "select * from agent_status_periods where agent_id = 11200000004 order by valid_from;": (0, "(3 rows)"),
     "select agent_id, name, job_title, status, valid_from, valid_to from agents_as_of('2024-01-02')"
     " order by agent_id;": (0, "(6 rows)"),
