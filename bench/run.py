@@ -1,7 +1,8 @@
 """The scale benchmark: the pipeline against the database's own floor, in one run on one server.
 
-    python -m bench.run                       # every scenario at full size (about an hour on 2 cores)
+    python -m bench.run                       # the one-account scenarios at full size (about an hour on 2 cores)
     python -m bench.run --scenarios backfill,noop --backfill-agents 2000
+    python -m bench.run --scenarios accounts-day --accounts-mode all-accounts,one-at-a-time
 
 Scenarios:
   large-files   one day of --files-agents agents, one details file per agent, through SnapshotHistory
@@ -10,12 +11,19 @@ Scenarios:
   noop          re-check of 365 loaded days (the backfill's days plus markers for the rest of the year)
   growth        --growth-days days of --growth-agents agents through RangeDaily: the database time of the
                 last day against the first (a day's cost must not grow with the days loaded before it)
+  accounts-day  one day of --accounts-day-accounts accounts of --accounts-agents agents each, through AllAccounts
+  accounts-backfill
+                --accounts-backfill-days days of --accounts-backfill-accounts accounts of --accounts-agents agents
+                through RangeDaily --of AllAccounts
+  (--accounts-mode one-at-a-time: one command per account instead, SnapshotHistory --account or RangeDaily --of
+  SnapshotHistory, for the first --accounts-sample accounts only, 3 at most for the backfill, extrapolated to all;
+  see bench.accounts)
 
 The floor loads the same final staging rows with COPY FROM STDIN, then a plain upsert into agents
 (``insert … on conflict do update`` of every column: no field-by-field merge, no counts) and the
 history insert: the database work alone, without Python or Spark. Peak memory is the largest sum
 of RSS over the luigi process and its children (driver, Spark JVM, workers); the database server
-runs apart and is not counted. Raw days come from bench.synth (seed 1).
+runs apart and is not counted. Raw days come from bench.synth (seed 1; seed N for the Nth account).
 """
 import argparse
 import datetime
@@ -44,7 +52,7 @@ _AGENT_COLUMNS = [column for column in STAGING_COLUMNS if column != "absent_fiel
 # PostgreSQL's own upsert of a staged day: the floor the pipeline's merge is measured against
 FLOOR_UPSERT = (
     f"insert into agents ({', '.join(_AGENT_COLUMNS)}) select {', '.join(_AGENT_COLUMNS)} from stg_agents"
-    " where sync_date = %(sync_date)s on conflict (agent_id) do update set "
+    " where sync_date = %(sync_date)s on conflict (account, agent_id) do update set "
     + ", ".join(f"{column} = excluded.{column}" for column in _AGENT_COLUMNS if column != "agent_id")
 )
 LUIGI = [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline"]
@@ -119,12 +127,17 @@ def database_seconds_by_day(dsn: str) -> dict:
         return dict(cursor.fetchall())
 
 
-def seconds_a_day_after_the_first(dsn: str) -> float:
+def seconds_a_day_after_the_first(dsn: str, account: str | None = None) -> float:
     """From the end of the first day's SnapshotHistory to the end of the last one's, per day: the cost of a
-    day in a backfill once Spark is up."""
+    day in a backfill once Spark is up. A day of many accounts ends with its last account's SnapshotHistory;
+    ``account``: that account's days alone."""
     with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
-        cursor.execute("select extract(epoch from max(finished_at) - min(finished_at))::float / (count(*) - 1)"
-                       " from agent_pipeline_runs where task = 'SnapshotHistory'")
+        cursor.execute("with days as (select sync_date, max(finished_at) as done from agent_pipeline_runs"
+                       " where task = 'SnapshotHistory' and (%(account)s::text is null or account = %(account)s)"
+                       " group by sync_date)"
+                       " select extract(epoch from (select done from days order by sync_date desc limit 1)"
+                       " - (select done from days order by sync_date limit 1))::float / (count(*) - 1) from days",
+                       {"account": account})
         return cursor.fetchone()[0]
 
 
@@ -134,7 +147,7 @@ def floor_seconds(server: Server, source_dsn: str, days: list, work: Path) -> fl
 
 
 def floor_seconds_by_day(server: Server, source_dsn: str, days: list, work: Path) -> dict:
-    """The floor of each of ``days``, loaded in order into one new database."""
+    """The floor of each of ``days`` (every account staged that day), loaded in order into one new database."""
     files = []
     columns = ", ".join(STAGING_COLUMNS)
     with closing(psycopg2.connect(source_dsn)) as connection, connection.cursor() as cursor:
@@ -143,12 +156,14 @@ def floor_seconds_by_day(server: Server, source_dsn: str, days: list, work: Path
             with open(path, "wb") as stream:
                 cursor.copy_expert(f"copy (select {columns} from stg_agents where sync_date = '{day}') to stdout",
                                    stream)
-            files.append((day, path))
+            cursor.execute("select coalesce(array_agg(distinct account), '{}') from stg_agents where sync_date = %s",
+                           (day,))
+            files.append((day, path, cursor.fetchone()[0]))
     target = server.new_database("floor")
     ensure_schema(target)
     seconds = {}
     with closing(psycopg2.connect(target)) as connection, connection.cursor() as cursor:
-        for day, path in files:
+        for day, path, accounts in files:
             for table in ("stg_agents", "agent_status_history"):  # as the pipeline, before the timed work
                 cursor.execute("select create_day_partition(%s, %s)", (table, day))
             connection.commit()
@@ -156,7 +171,7 @@ def floor_seconds_by_day(server: Server, source_dsn: str, days: list, work: Path
             with open(path, "rb") as stream:
                 cursor.copy_expert(f"copy stg_agents ({columns}) from stdin", stream, size=1 << 20)
             cursor.execute(FLOOR_UPSERT, {"sync_date": day})
-            cursor.execute(read_sql("020_snapshot_history.sql"), {"sync_date": day})
+            cursor.execute(read_sql("020_snapshot_history.sql"), {"sync_date": day, "accounts": accounts})
             connection.commit()
             seconds[day] = time.perf_counter() - began
             path.unlink()
@@ -245,10 +260,14 @@ def growth(agents, count, server, work) -> dict:
 def print_table(results: list[dict]) -> None:
     print(f"\n{'scenario':<58}{'pipeline s':>11}{'floor s':>9}{'ratio':>7}{'peak MiB':>10}  task seconds")
     for r in results:
-        floor = f"{r['floor']:.1f}" if r["floor"] else "-"
-        ratio = f"{r['pipeline'] / r['floor']:.2f}" if r["floor"] else "-"
+        floor = "-" if not r["floor"] else f"{r['floor']:.1f}" if r["floor"] >= 1 else f"{r['floor']:.2f}"
+        ratio = "-" if not r["floor"] else f"{r['pipeline'] / r['floor']:.2f}"
+        ratio = ratio if len(ratio) < 7 else f"{r['pipeline'] / r['floor']:,.0f}"  # many small days: over 1,000
         tasks = ", ".join(f"{task} {seconds:.1f}" for task, seconds in sorted(r["tasks"].items(), key=lambda t: -t[1]))
         print(f"{r['scenario']:<58}{r['pipeline']:>11.1f}{floor:>9}{ratio:>7}{r['peak'] / 2**20:>10.0f}  {tasks}")
+    notes = [line for r in results for line in r.get("notes", ())]  # figures of their own (bench.accounts)
+    if notes:
+        print("\n" + "\n".join(notes))
 
 
 def main() -> None:
@@ -260,9 +279,21 @@ def main() -> None:
     parser.add_argument("--backfill-days", type=int, default=30)
     parser.add_argument("--growth-agents", type=int, default=100_000)
     parser.add_argument("--growth-days", type=int, default=30)
+    parser.add_argument("--accounts-day-accounts", type=int, default=1000)
+    parser.add_argument("--accounts-backfill-accounts", type=int, default=100)
+    parser.add_argument("--accounts-backfill-days", type=int, default=30)
+    parser.add_argument("--accounts-agents", type=int, default=200, help="agents of each account")
+    parser.add_argument("--accounts-mode", default="all-accounts",
+                        help="all-accounts (AllAccounts), one-at-a-time (a command per account), or both:"
+                             " all-accounts,one-at-a-time")
+    parser.add_argument("--accounts-sample", type=int, default=20,
+                        help="accounts run one at a time (3 at most for accounts-backfill), extrapolated to all")
     parser.add_argument("--dsn", default="", help="PostgreSQL server to use (default: an embedded one)")
     args = parser.parse_args()
     scenarios = set(args.scenarios.split(","))
+    modes = args.accounts_mode.split(",")
+    if not modes or set(modes) - {"all-accounts", "one-at-a-time"}:
+        parser.error(f"--accounts-mode {args.accounts_mode!r}: expected all-accounts, one-at-a-time or both")
     work = Path(tempfile.mkdtemp(prefix="bench-run-"))
     server = Server(args.dsn, work)
     results = []
@@ -275,6 +306,15 @@ def main() -> None:
             results += backfill_and_noop(args.backfill_agents, args.backfill_days, server, work, "noop" in scenarios)
         if "growth" in scenarios:
             results.append(growth(args.growth_agents, args.growth_days, server, work))
+        if scenarios & {"accounts-day", "accounts-backfill"}:
+            from bench.accounts import accounts_backfill, accounts_day  # which uses this module's helpers
+
+            if "accounts-day" in scenarios:
+                results += accounts_day(args.accounts_day_accounts, args.accounts_agents, modes, args.accounts_sample,
+                                        server, work)
+            if "accounts-backfill" in scenarios:
+                results += accounts_backfill(args.accounts_backfill_accounts, args.accounts_agents,
+                                             args.accounts_backfill_days, modes, args.accounts_sample, server, work)
     finally:
         print_table(results)
         server.close()
