@@ -110,9 +110,12 @@ def run_luigi(args: list[str], env: dict) -> tuple[float, int, str]:
 
 
 def task_seconds(dsn: str) -> dict:
+    """Each task's seconds: for each sync date, from the first of its runs' start to the last one's end (the
+    accounts of an AllAccounts day share one run of each stage), summed over the days."""
     with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
-        cursor.execute("select task, sum(extract(epoch from finished_at - started_at))::float"
-                       " from agent_pipeline_runs group by task")
+        cursor.execute("select task, sum(seconds)::float from ("
+                       " select task, extract(epoch from max(finished_at) - min(started_at)) as seconds"
+                       " from agent_pipeline_runs group by task, sync_date) as days group by task")
         return dict(cursor.fetchall())
 
 

@@ -151,14 +151,18 @@ COUNTS = "counts"  # one line per account: its agents staged and duplicates reso
 def with_account_of_file(df: DataFrame, accounts: dict[str, Path]) -> DataFrame:
     """``account``: the account whose validated folder the row was read from (``accounts``: name → folder). The
     folders are ``<stage>/<account>/YYYY-MM-DD`` (``<stage>/YYYY-MM-DD`` for the default account): the name of
-    the folder above the day's names the account."""
+    the folder above the day's is the account's, or stands for the default account."""
     if len(accounts) == 1:
         return df.withColumn("account", F.lit(next(iter(accounts))))
     above = {folder.parent.name: account for account, folder in accounts.items()}
-    if len(above) < len(accounts):
-        raise ValueError(f"two accounts' folders have the same parent folder name: {sorted(accounts.values())}")
-    names = F.create_map(*(F.lit(item) for pair in above.items() for item in pair))
-    return df.withColumn("account", names[F.regexp_extract(F.input_file_name(), r"/([^/]+)/[^/]+/[^/]+$", 1)])
+    if len(above) < len(accounts) or any(name != account for name, account in above.items()
+                                         if account != DEFAULT_ACCOUNT):
+        raise ValueError("the accounts' folders are not <stage>/<account>/<day>:"
+                         f" {sorted(map(str, accounts.values()))}")
+    folder = F.regexp_extract(F.input_file_name(), r"/([^/]+)/[^/]+/[^/]+$", 1)
+    default = [name for name, account in above.items() if account == DEFAULT_ACCOUNT]
+    return df.withColumn("account", F.when(folder == default[0], F.lit(DEFAULT_ACCOUNT)).otherwise(folder)
+                         if default else folder)
 
 
 def transform_accounts(spark: SparkSession, validated: dict[str, Path], lines: Path,
