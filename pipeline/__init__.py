@@ -15,6 +15,7 @@ from pipeline.names import DEFAULT_ACCOUNT
 from pipeline.parameters import BadParameter, DayListParameter
 from pipeline.summary import print_run_summary
 from pipeline.tasks import (  # noqa: F401  (luigi --module pipeline finds the tasks here)
+    AccountsReport,
     AllAccounts,
     ExtractAgents,
     LoadStaging,

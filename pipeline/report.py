@@ -1,7 +1,11 @@
-"""The day report: a self-contained HTML page (inline CSS and SVG, no network) about one loaded day."""
+"""The day reports: self-contained HTML pages (inline CSS and SVG, no network) about one account's loaded day, and
+the day's index of every account, linking to their pages."""
 import html
 import re
+from pathlib import PurePosixPath
+from urllib.parse import quote
 
+from pipeline.config import account_folder
 from pipeline.database import run_sql_file
 from pipeline.manifest import FETCH_ERROR
 from pipeline.metrics import COUNT_LABELS
@@ -209,5 +213,63 @@ inactive, with the values last seen.</p>
 <section><h2>Warnings on records not loaded (their agent is quarantined)</h2>
 <p class=muted>Valid records of an agent with an invalid list record that day: the agent is not recorded.</p>
 {_reason_table(data["warnings_not_loaded"], "records", "None.")}</section>
+</body></html>
+"""
+
+
+# The day's index of accounts: output/reports/<day>-accounts.html.
+
+INDEX_COUNTS = (("agents_active", "active"), ("agents_inactive", "inactive"),
+                ("agents_deactivated", "deactivated this day"), ("agents_reactivated", "reactivated this day"),
+                ("error_rows", "error rows"), ("warning_rows", "warning rows"))
+INDEX_STYLE = "tfoot th, tfoot td { font-weight: 600; border-top: 2px solid #c7c7cc; }"
+
+
+def gather_index(cursor, sync_date, accounts) -> dict:
+    """Everything the day's index shows, read with ``cursor``: a row per account of ``accounts``, in their order,
+    with its day's counts and whether its day is loaded (sql/055_report_accounts_index.sql)."""
+    rows = run_sql_file(cursor, "055_report_accounts_index.sql", {"sync_date": sync_date, "accounts": list(accounts)})
+    return {"sync_date": sync_date, "accounts": rows}
+
+
+def account_page_link(account: str, sync_date) -> str:
+    """The relative link from the day's index (``reports/<day>-accounts.html``) to an account's page of the day:
+    ``<day>.html`` for the default account, ``<account>/<day>.html`` for the others (the layout of
+    :func:`pipeline.config.account_folder`), URL-quoted."""
+    return quote((account_folder(PurePosixPath(), account) / f"{sync_date.isoformat()}.html").as_posix())
+
+
+def render_index(data: dict) -> str:
+    """The day's index page; pure: ``data`` is what :func:`gather_index` returns. An account whose day is not loaded
+    is listed as such, without a link; the total adds up the loaded accounts."""
+    day = html.escape(str(data["sync_date"]))
+    accounts = data["accounts"]
+    loaded = [row for row in accounts if row["loaded"]]
+    header = "".join(f"<th>{html.escape(label)}</th>" for _, label in INDEX_COUNTS)
+    rows = []
+    for row in accounts:
+        name = f"<th scope=row>{html.escape(row['account'])}</th>"
+        if row["loaded"]:
+            cells = "".join(f"<td class=n>{row[key]:,}</td>" for key, _ in INDEX_COUNTS)
+            link = html.escape(account_page_link(row["account"], data["sync_date"]))
+            rows.append(f'<tr>{name}{cells}<td><a href="{link}">report</a></td></tr>')
+        else:
+            rows.append(f"<tr class=muted>{name}<td colspan={len(INDEX_COUNTS)}>not loaded</td><td></td></tr>")
+    totals = "".join(f"<td class=n>{sum(row[key] for row in loaded):,}</td>" for key, _ in INDEX_COUNTS)
+    total = (f"<tr><th scope=row>total ({len(loaded):,} of {len(accounts):,} accounts loaded)</th>{totals}"
+             f"<td></td></tr>")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Accounts on {day}</title><style>{STYLE}{INDEX_STYLE}</style></head>
+<body>
+<h1>Accounts on {day}</h1>
+<p class=muted>Freshdesk agents pipeline: every registered account's agents synced on {day}, each linking to its
+page.</p>
+<table><thead><tr><th>account</th>{header}<th>page</th></tr></thead>
+<tbody>{"".join(rows)}</tbody>
+<tfoot>{total}</tfoot></table>
+<p class=muted>Active and inactive: the agents recorded on the day. Deactivated and reactivated: the status changed
+since the agent's previous recorded day, as recorded now. Error rows: rejected records, unreadable or unread files
+and failed details calls; warning rows: records loaded although fields the pipeline does not load break the schema.
+An account is not loaded when no agent of it is recorded on the day.</p>
 </body></html>
 """

@@ -464,3 +464,48 @@ class Reprocess(luigi.Task):
         logger.info("Reprocess: %s (%s markers); the next run loads %s again", forgot, deleted,
                     "it" if len(days) == 1 else "them")
         self._done = True
+
+
+class AccountsReport(luigi.Task):
+    """The day's index of accounts: output/reports/<day>-accounts.html, a row per registered account (the default
+    account when none is registered) with its day's counts and a link to its StatusReport page; an account whose day
+    is not loaded is listed as such. It loads nothing: it requires the page of each account whose day is done (its
+    SnapshotHistory marker)."""
+
+    sync_date = SyncDateParameter(default=datetime.date.today(),
+                                  description="The sync day: the index of every registered account's report of that"
+                                              " day, <output_root>/reports/YYYY-MM-DD-accounts.html (default: today,"
+                                              " the machine's local date).")
+
+    def loaded_accounts(self) -> list[str]:
+        """The registered accounts whose day is done, in one query."""
+        from pipeline.accounts import registered_accounts
+
+        tasks = [SnapshotHistory(sync_date=self.sync_date, account=account) for account in registered_accounts()]
+        done = existing_markers(database_dsn(load_settings()), (task.task_id for task in tasks))
+        return [task.account for task in tasks if task.task_id in done]
+
+    def requires(self):
+        return [StatusReport(sync_date=self.sync_date, account=account) for account in self.loaded_accounts()]
+
+    def output(self):
+        reports = load_settings().output_root / "reports"
+        return luigi.LocalTarget(str(reports / f"{self.sync_date.isoformat()}-accounts.html"))
+
+    def on_failure(self, exception):
+        if isinstance(exception, PipelineError):
+            return f"{type(exception).__name__}: {exception}"  # the message says it all; no traceback
+        return super().on_failure(exception)
+
+    def run(self):
+        from pipeline.accounts import registered_accounts
+        from pipeline.report import gather_index, render_index
+
+        settings = load_settings()
+        dsn = database_dsn(settings)
+        with reported_outage(dsn, str(self)), closing(connect(dsn)) as connection, connection.cursor() as cursor:
+            data = gather_index(cursor, self.sync_date, registered_accounts())
+        write_day_target(self.output(), settings.output_root, self.sync_date, str(self),
+                         lambda tmp: tmp.write_text(render_index(data), encoding="utf-8"))
+        self.set_status_message(f"wrote {self.output().path}")
+        logger.info("%s: wrote %s", self, self.output().path)
