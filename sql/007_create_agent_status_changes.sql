@@ -12,10 +12,17 @@ language sql stable
 as $$
     with latest_earlier_day as (
 
-        select max(sync_date) as sync_date
-        from agent_status_history
-        where account = any(accounts)
-            and sync_date < day
+        -- each account's latest earlier day: the partitions newest first, stopping at the first that holds it
+        select max(latest.sync_date) as sync_date
+        from unnest(accounts) as selected (account)
+        cross join lateral (
+            select history.sync_date
+            from agent_status_history as history
+            where history.account = selected.account
+                and history.sync_date < day
+            order by history.sync_date desc
+            limit 1
+        ) as latest
 
     )
 

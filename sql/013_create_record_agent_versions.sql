@@ -53,9 +53,17 @@ begin
             and version.valid_to is null and version.valid_from <= day
     ),
 
+    -- the agents of the day without a current version holding the day (a set difference: hashed or sorted, never
+    -- a join of every candidate against every current version)
+    not_held_by_current as (
+        select account, agent_id from agents_of_the_day
+        except
+        select account, agent_id from current_holding
+    ),
+
     earlier_holding as (
         select version.*
-        from agents_of_the_day as candidates
+        from not_held_by_current as candidates
         cross join lateral (
             select *
             from agent_versions as version
@@ -64,9 +72,6 @@ begin
             order by version.valid_from desc
             limit 1
         ) as version
-        where not exists (select 1 from current_holding
-                          where current_holding.account = candidates.account
-                              and current_holding.agent_id = candidates.agent_id)
     ),
 
     holding as (

@@ -3,10 +3,12 @@
 -- (pagination drift, pipeline/extract.py). Only that day's partition and earlier ones are read.
 with previous as (
 
-    select max(sync_date) as sync_date
+    select sync_date
     from agent_status_history
     where account = %(account)s
         and sync_date < %(sync_date)s
+    order by sync_date desc
+    limit 1
 
 )
 
