@@ -60,6 +60,15 @@ EXPECTED = {
         (0, "page 3 (250 agents listed)"),
     "PIPELINE_OUTPUT_ROOT=output/demo .venv/bin/python -m pipeline.localdb stop":
         (0, "stopped the embedded PostgreSQL in"),
+    "select * from agent_status_periods where agent_id = 11200000004 order by valid_from;": (0, "(3 rows)"),
+    "select agent_id, name, job_title, status, valid_from, valid_to from agents_as_of('2024-01-02')"
+    " order by agent_id;": (0, "(6 rows)"),
+    "select agent_id, job_title, mobile, phone, valid_from, valid_to from agent_versions where agent_id = 11200000001"
+    " order by valid_from;": (0, re.compile(r"^ 11200000001 \| Support Team Lead \|.*\| 2024-01-03 \|", re.MULTILINE)),
+    "luigi --module pipeline SnapshotHistory --sync-date 2024-01-02 --accept-incomplete-days 2024-01-02":
+        (0, "Did not run any tasks"),
+    "PIPELINE_MAX_DEACTIVATION_SHARE=1 luigi --module pipeline SnapshotHistory --sync-date 2024-01-02":
+        (0, "Did not run any tasks"),
     ".venv/bin/python -m pipeline.accounts add acme --base-url http://127.0.0.1:8089 --api-key-env ACME_FRESHDESK_KEY":
         (0, "account 'acme' added to accounts.toml"),
     ".venv/bin/python -m pipeline.accounts add globex --base-url http://127.0.0.1:8090"
@@ -82,15 +91,6 @@ EXPECTED = {
         (0, "forgot 1 day, 2024-01-02"),
     "luigi --module pipeline AllAccounts --sync-date 2024-01-02":
         (0, re.compile(r"^2024-01-02 +acme( +\d+){14}$", re.MULTILINE)),
-    "select * from agent_status_periods where agent_id = 11200000004 order by valid_from;": (0, "(3 rows)"),
-    "select agent_id, name, job_title, status, valid_from, valid_to from agents_as_of('2024-01-02')"
-    " order by agent_id;": (0, "(6 rows)"),
-    "select agent_id, job_title, mobile, phone, valid_from, valid_to from agent_versions where agent_id = 11200000001"
-    " order by valid_from;": (0, re.compile(r"^ 11200000001 \| Support Team Lead \|.*\| 2024-01-03 \|", re.MULTILINE)),
-    "luigi --module pipeline SnapshotHistory --sync-date 2024-01-02 --accept-incomplete-days 2024-01-02":
-        (0, "Did not run any tasks"),
-    "PIPELINE_MAX_DEACTIVATION_SHARE=1 luigi --module pipeline SnapshotHistory --sync-date 2024-01-02":
-        (0, "Did not run any tasks"),
     "python -m bench.synth --agents 100000 --days 30 --start 2024-01-01 --out /tmp/raw --seed 1": (0, HELP_ONLY),
     "python -m bench.run": (0, HELP_ONLY),
     "python -m bench.ops": (0, HELP_ONLY),
