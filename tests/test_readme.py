@@ -89,8 +89,6 @@ EXPECTED = {
         (0, re.compile(r" +globex +120( +\d+){13}$", re.MULTILINE)),
     "luigi --module pipeline Reprocess --account acme --start 2024-01-02 --stop 2024-01-03":
         (0, "forgot 1 day, 2024-01-02"),
-    "luigi --module pipeline AllAccounts --sync-date 2024-01-02":
-        (0, re.compile(r"^2024-01-02 +acme( +\d+){14}$", re.MULTILINE)),
     "python -m bench.synth --agents 100000 --days 30 --start 2024-01-01 --out /tmp/raw --seed 1": (0, HELP_ONLY),
     "python -m bench.run": (0, HELP_ONLY),
     "python -m bench.ops": (0, HELP_ONLY),
