@@ -22,24 +22,26 @@ from contextlib import closing
 from pathlib import Path
 
 import luigi
-from psycopg2.extras import execute_values
 
 from pipeline.completeness import RefusedDay
 from pipeline.database import (
-    MarkerTarget,
     connect,
     database_dsn,
     ensure_schema,
     existing_markers,
-    present_markers,
     reported_outage,
 )
 from pipeline.errors import PipelineError
 from pipeline.handoff import part_glob
-from pipeline.loading import from_earlier_version, snapshot_accounts, stage_accounts, upsert_accounts
-from pipeline.locks import lock_day_in_database, write_day_target
+from pipeline.loading import (
+    from_earlier_version,
+    in_one_transaction,
+    snapshot_accounts,
+    stage_accounts,
+    upsert_accounts,
+)
+from pipeline.locks import write_day_target
 from pipeline.metrics import now, record_task_runs
-from pipeline.partitions import create_day_partition
 from pipeline.rawdays import note_missing
 
 logger = logging.getLogger("luigi-interface.pipeline")
@@ -195,31 +197,16 @@ class AccountsDay:
         self.record("TransformAgents", started_at, written)
 
     def database_stage(self, family: str, table: str, partitions: tuple, accounts: list[str], work) -> list[str]:
-        """One transaction for the accounts without the stage's marker: ``work(cursor, accounts)`` returns the
-        counts of the accounts done and the reasons of those refused; the done ones get their run rows and markers
-        in the same transaction. Returns the accounts whose marker exists now."""
+        """One transaction for the accounts without the stage's marker (pipeline.loading.in_one_transaction);
+        returns the accounts whose marker exists now."""
         ids = {account: self.marker_id(family, account) for account in accounts}
         done = existing_markers(self.dsn, ids.values())
-        todo = [account for account in accounts if ids[account] not in done]
-        if not todo:
-            return accounts
-        started_at = now()
-        for partitioned in partitions:  # before, and outside, the day's transaction: see pipeline.partitions
-            with reported_outage(self.dsn, self.holder):
-                create_day_partition(self.dsn, partitioned, self.sync_date)
-        with reported_outage(self.dsn, f"{self.holder} ({family})"), closing(connect(self.dsn)) as connection:
-            with connection.cursor() as cursor:
-                for account in sorted(todo):  # one order for every run: no two runs wait for each other
-                    lock_day_in_database(cursor, self.sync_date, self.holder, account)
-                meanwhile = present_markers(cursor, [ids[account] for account in todo])  # another run's work
-                counts, refused = work(cursor, [account for account in todo if ids[account] not in meanwhile])
-                record_task_runs(cursor, family, self.sync_date, started_at, counts)
-                if counts:
-                    execute_values(cursor, f"insert into {MarkerTarget.marker_table} (update_id, target_table)"
-                                           " values %s", [(ids[account], table) for account in counts])
-            connection.commit()  # the accounts' work and their markers: done together, or not at all
-        for account, reason in refused.items():
-            self.fail(account, reason)
+        todo = {account: ids[account] for account in accounts if ids[account] not in done}
+        if todo:
+            _, refused = in_one_transaction(self.dsn, self.sync_date, family, table, partitions, todo, work,
+                                            f"{self.holder} ({family})")
+            for account, reason in refused.items():
+                self.fail(account, reason)
         return [account for account in accounts if account not in self.failures]
 
     def stage(self, cursor, accounts):

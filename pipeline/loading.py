@@ -5,14 +5,52 @@ history and versions recorded. LoadStaging, UpsertAgents and SnapshotHistory run
 account: the counts of each account's run."""
 import json
 import logging
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
+from psycopg2.extras import execute_values
+
 from pipeline.completeness import DayAgainstPrevious, refusal
-from pipeline.database import run_sql_file
+from pipeline.database import MarkerTarget, connect, present_markers, reported_outage, run_sql_file
 from pipeline.errors import PipelineError
+from pipeline.locks import lock_day_in_database
+from pipeline.metrics import now, record_task_runs
+from pipeline.partitions import create_day_partition
 from pipeline.tables import CARRIED_COLUMNS, ERROR_COLUMNS, STAGING_COLUMNS
 
 logger = logging.getLogger("luigi-interface.pipeline")
+
+
+def in_one_transaction(dsn: str, sync_date, family: str, table: str, partitions, marker_ids: dict[str, str],
+                       work: Callable, holder: str) -> tuple[dict[str, dict], dict[str, str]]:
+    """One database stage (``family``: LoadStaging, UpsertAgents or SnapshotHistory) of the accounts' day
+    (``marker_ids``: account → its marker id), in one transaction: each account's day lock (a run loading the same
+    day of an account waits), then ``work(cursor, accounts)`` for the accounts that have no marker yet, which
+    returns the counts of the accounts done and the reasons of those it refused; the accounts done get their run
+    rows and markers in the same transaction (done together, or not at all). An exception rolls everything back.
+    The day's partitions of ``partitions`` are created first, in transactions of their own (pipeline.partitions).
+    Returns the counts and the refusals."""
+    started_at = now()
+    for partitioned in partitions:
+        with reported_outage(dsn, holder):
+            create_day_partition(dsn, partitioned, sync_date)
+    with reported_outage(dsn, holder), closing(connect(dsn)) as connection:
+        with connection.cursor() as cursor:
+            for account in sorted(marker_ids):  # one order for every run: no two runs wait for each other
+                lock_day_in_database(cursor, sync_date, holder, account)
+            meanwhile = present_markers(cursor, list(marker_ids.values()))
+            if meanwhile:
+                logger.info("%s: done by another run meanwhile: %s", holder,
+                            ", ".join(account for account, marker in marker_ids.items() if marker in meanwhile))
+            todo = [account for account, marker in marker_ids.items() if marker not in meanwhile]
+            counts, refused = work(cursor, todo) if todo else ({}, {})
+            record_task_runs(cursor, family, sync_date, started_at, counts)
+            if counts:  # luigi's table_updates markers, as MarkerTarget.touch writes them
+                execute_values(cursor, f"insert into {MarkerTarget.marker_table} (update_id, target_table) values %s",
+                               [(marker_ids[account], table) for account in counts])
+        connection.commit()
+    return counts, refused
 
 
 def from_earlier_version(what: str, sync_date, account_flag: str = "") -> PipelineError:

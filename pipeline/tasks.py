@@ -23,12 +23,18 @@ from pipeline.database import (
 )
 from pipeline.errors import PipelineError
 from pipeline.handoff import part_glob
-from pipeline.loading import from_earlier_version, snapshot_accounts, stage_accounts, upsert_accounts
+from pipeline.loading import (
+    from_earlier_version,
+    in_one_transaction,
+    snapshot_accounts,
+    stage_accounts,
+    upsert_accounts,
+)
 from pipeline.locks import day_file_lock, lock_day_in_database, write_day_target
 from pipeline.metrics import COUNT_LABELS, now, record_task_run
 from pipeline.names import DEFAULT_ACCOUNT
 from pipeline.parameters import AccountParameter, SyncDateParameter
-from pipeline.partitions import create_day_partition, drop_expired_staging
+from pipeline.partitions import drop_expired_staging
 from pipeline.rawdays import note_missing
 from pipeline.refetch import remove_file_target, set_aside_refused_day, validate_or_set_aside
 from pipeline.summary import note_wanted
@@ -247,22 +253,14 @@ class DatabaseDayTask(DayTask):
         return [task.sync_date for task in tasks if task.task_id in done]
 
     def run(self):
-        started_at = now()
-        marker = self.output()
-        ensure_schema(marker.dsn)
-        for table in self.day_partitions:  # before, and outside, the day's transaction: see pipeline.partitions
-            with reported_outage(marker.dsn, str(self)):
-                create_day_partition(marker.dsn, table, self.sync_date)
-        with reported_outage(marker.dsn, str(self)), closing(marker.connect()) as connection:
-            with connection.cursor() as cursor:
-                lock_day_in_database(cursor, self.sync_date, str(self), self.account)
-                if marker.exists(connection):  # another run finished it while this one waited for the lock
-                    logger.info("%s: done by another run meanwhile", self)
-                    return
-                counts = self.write(cursor)
-                self.record_run(cursor, started_at, counts)
-            marker.touch(connection)  # mark as complete in the same transaction
-            connection.commit()
+        dsn = self.output().dsn
+        ensure_schema(dsn)
+        counts, _ = in_one_transaction(dsn, self.sync_date, self.get_task_family(), self.table, self.day_partitions,
+                                       {self.account: self.task_id},
+                                       lambda cursor, accounts: ({self.account: self.write(cursor)}, {}), str(self))
+        if counts:
+            self.report(", ".join(f"{COUNT_LABELS.get(key, key)}: {value:,}" for key, value in counts[self.account]
+                                  .items()), 100)
 
     def write(self, cursor) -> dict:
         """The task's work, inside the transaction; returns its counts."""
