@@ -12,12 +12,12 @@ where it stopped, with the reason; the others go on. :func:`load_accounts_day` r
 import datetime
 import json
 import logging
-import multiprocessing
 import shutil
 import traceback
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from pathlib import Path
 
@@ -90,23 +90,24 @@ class AccountsDay:
 
     def fetch(self, accounts: list[str]) -> None:
         """Fetch today's raw day of each account that has a base URL and no raw folder yet, side by side."""
-        from pipeline.accounts import account_api_settings
+        from pipeline.accounts import account_api_settings, fetches_from_api
         from pipeline.extract import fetch_account_day
 
-        apis = {}
-        for account in accounts:
-            if not self.settings.raw_day(self.sync_date, account).exists():
-                try:
-                    apis[account] = account_api_settings(self.settings, account)
-                except PipelineError as error:
-                    self.fail(account, error)
-        fetched = [account for account, api in apis.items() if api is not None]
-        if not fetched:
-            return
-        if self.sync_date != datetime.date.today():
+        fetched = [account for account in accounts if not self.settings.raw_day(self.sync_date, account).exists()
+                   and fetches_from_api(self.settings, account)]
+        if fetched and self.sync_date != datetime.date.today():
             for account in fetched:
                 self.fail(account, f"cannot fetch {self.sync_date} from Freshdesk: only today can be fetched, and"
                                    f" {self.settings.raw_day(self.sync_date, account)} does not exist")
+            return
+        apis = {}
+        for account in fetched:
+            try:
+                apis[account] = account_api_settings(self.settings, account)
+            except PipelineError as error:  # its key is missing
+                self.fail(account, error)
+        fetched = list(apis)
+        if not fetched:
             return
         side_by_side = max(1, self.settings.total_connections // max(apis[a].connections for a in fetched))
         started_at, counts = now(), {}
@@ -143,14 +144,19 @@ class AccountsDay:
                 todo.append(account)
         if not todo:
             return
+        from pipeline.config import accepted_incomplete
+        from pipeline.raw import validation_pool
+
         started_at, counts = now(), {}
-        workers = min(len(todo), self.settings.validation_workers)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = {account: pool.submit(validate_account, self.settings, self.sync_date, account, self.holder)
-                       for account in todo}
+        accept = accepted_incomplete(self.sync_date)  # read here: the flag is on this process's command line
+        with validation_pool(self.settings.validation_workers) as pool:  # spawned: this process holds a JVM
+            futures = {account: pool.submit(validate_account, self.settings, self.sync_date, account, self.holder,
+                                            accept) for account in todo}
             for done, (account, future) in enumerate(futures.items(), start=1):
                 try:
                     result = future.result()
+                except BrokenProcessPool:
+                    raise
                 except Exception as error:  # noqa: BLE001  (one account's failure leaves the others)
                     self.fail(account, error)
                 else:
@@ -232,7 +238,7 @@ class AccountsDay:
         return (snapshot_accounts(cursor, self.sync_date, accounts, self.holder) if accounts else {}), {}
 
 
-def validate_account(settings, sync_date, account: str, holder: str):
+def validate_account(settings, sync_date, account: str, holder: str, accept_incomplete: bool):
     """An account's validated day, written under its file lock (in a worker process); its counts, or None when
     another run wrote it meanwhile."""
     from pipeline.refetch import validate_or_set_aside
@@ -240,7 +246,8 @@ def validate_account(settings, sync_date, account: str, holder: str):
     raw = settings.raw_day(sync_date, account)
 
     def write(tmp: Path) -> dict:
-        counts = validate_or_set_aside(settings, sync_date, account, holder, raw, tmp, workers=1)
+        counts = validate_or_set_aside(settings, sync_date, account, holder, raw, tmp, workers=1,
+                                       accept_incomplete=accept_incomplete)
         (tmp / "summary.json").write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
         return counts
 
@@ -260,15 +267,18 @@ def load_accounts_day(settings, sync_date: datetime.date, accounts: list[str], r
         return {}
     from pipeline.spark import start_in_background
 
-    start_in_background(settings.spark_conf)  # the JVM starts while the raw days are read
     day.fetch(pending)
+    if any(settings.raw_day(sync_date, account).is_dir() for account in day.live(pending)):
+        start_in_background(settings.spark_conf)  # the JVM starts while the raw days are read
     day.validate(day.live(pending))
     day.transform(day.live(pending))
-    report("LoadStaging: one transaction for every account", 60)
-    staged = day.database_stage("LoadStaging", "stg_agents", ("stg_agents",), day.live(pending), day.stage)
-    report("UpsertAgents: one transaction for every account", 75)
-    merged = day.database_stage("UpsertAgents", "agents", (), staged, day.upsert)
-    report("SnapshotHistory: one transaction for every account", 85)
-    day.database_stage("SnapshotHistory", "agent_status_history", ("agent_status_history",), merged, day.snapshot)
+    if day.live(pending):
+        report("LoadStaging: one transaction for every account", 60)
+        staged = day.database_stage("LoadStaging", "stg_agents", ("stg_agents",), day.live(pending), day.stage)
+        report("UpsertAgents: one transaction for every account", 75)
+        merged = day.database_stage("UpsertAgents", "agents", (), staged, day.upsert)
+        report("SnapshotHistory: one transaction for every account", 85)
+        day.database_stage("SnapshotHistory", "agent_status_history", ("agent_status_history",), merged,
+                           day.snapshot)
     report(f"{len(pending) - len(day.failures):,} accounts' days loaded, {len(day.failures):,} not", 100)
     return day.failures

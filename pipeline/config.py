@@ -133,7 +133,11 @@ def check_base_url(url: str, setting: str, key_goes_in: str = f"the environment 
     url = url.rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise SettingError(f"{setting} must look like https://yourcompany.freshdesk.com, not {url!r}")
+        shown = url.split("?")[0].split("#")[0] + ("?…" if parts.query else "") + ("#…" if parts.fragment else "")
+        shown = shown.replace(f"{parts.password}@", "***@") if parts.password else shown
+        raise SettingError(f"{setting} must look like https://yourcompany.freshdesk.com, not {shown!r} (a query"
+                           " string or fragment is not shown: it may hold a key)" if parts.query or parts.fragment
+                           else f"{setting} must look like https://yourcompany.freshdesk.com, not {shown!r}")
     if parts.username or parts.password:
         raise SettingError(f"{setting} must not hold credentials: the API key goes in {key_goes_in}")
     return url

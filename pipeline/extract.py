@@ -273,8 +273,8 @@ def extract_day(api: FreshdeskApi, day_dir: Path, sync_date: datetime.date, know
     (day_dir / "agent_details").mkdir()
     pages, listed = fetch_list_pages(api, base_url, day_dir / "agents", len(known_ids), progress)
     unlisted = sorted(known_ids - listed)
-    logger.info("%s: %s agents listed on %s pages; details of the %s known agents not listed", sync_date,
-                f"{len(listed):,}", f"{len(pages):,}", f"{len(unlisted):,}")
+    logger.info("%s %s: %s agents listed on %s pages; details of the %s known agents not listed", base_url,
+                sync_date, f"{len(listed):,}", f"{len(pages):,}", f"{len(unlisted):,}")
     details, not_deactivated_ids = fetch_details(api, base_url, day_dir / "agent_details", unlisted, progress) \
         if unlisted else ({"requested": 0, "fetched": 0, "missing": [], "failed": []}, set())
     candidates = not_deactivated_ids & set(previously_active)

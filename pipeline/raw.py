@@ -282,14 +282,9 @@ def validate_day(day_dir: Path, out_dir: Path, progress: Callable[[int, int, dic
     if workers == 1:
         add(files, validate_files(*chunks[0]))
     else:
-        try:
-            with validation_pool(workers) as pool:
-                for chunk, chunk_counts in zip(chunks, pool.map(_validate_chunk, chunks), strict=True):
-                    add(chunk[0], chunk_counts)
-        except BrokenProcessPool:
-            if workers in _pools:
-                _pools.pop(workers).shutdown()
-            raise
+        with validation_pool(workers) as pool:
+            for chunk, chunk_counts in zip(chunks, pool.map(_validate_chunk, chunks), strict=True):
+                add(chunk[0], chunk_counts)
     if not accept_incomplete:
         check_page_contents(day_dir.name, day_dir / FOLDERS[LIST], page_order, pages)
         if manifest:
@@ -335,7 +330,12 @@ def validation_pool(workers: int):
     """The process's pool; in a task process of ``--workers N`` (which ends with its task, runs no atexit handler
     and joins its children first) a pool of its own, shut down when the day is validated."""
     if multiprocessing.parent_process() is None:
-        yield _pool(workers)
+        try:
+            yield _pool(workers)
+        except BrokenProcessPool:  # a worker died: the next day starts a new pool
+            if workers in _pools:
+                _pools.pop(workers).shutdown()
+            raise
         return
     with _new_pool(workers) as pool:
         yield pool

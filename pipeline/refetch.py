@@ -78,12 +78,12 @@ def set_aside_refused_day(refused: RefusedDay, settings, sync_date: datetime.dat
 
 def validate_or_set_aside(settings, sync_date: datetime.date, account: str, holder: str, raw_dir: Path, out_dir: Path,
                           **options) -> dict:
-    """Validate an account's raw day into ``out_dir`` (pipeline.raw.validate_day with ``options``), under the day's
-    file lock; a refused day that was fetched today is set aside, to be fetched anew."""
-    from pipeline.config import accepted_incomplete
+    """Validate an account's raw day into ``out_dir`` (pipeline.raw.validate_day with ``options``, among them
+    ``accept_incomplete``), under the day's file lock; a refused day that was fetched today is set aside, to be
+    fetched anew."""
     from pipeline.raw import validate_day
 
     try:
-        return validate_day(raw_dir, out_dir, accept_incomplete=accepted_incomplete(sync_date), **options)
+        return validate_day(raw_dir, out_dir, **options)
     except RefusedDay as refused:
         raise set_aside_refused_day(refused, settings, sync_date, holder, locked=True, account=account) from None

@@ -27,7 +27,8 @@ def not_loaded_message(tasks) -> str:
         days.setdefault(task.sync_date, []).append(task.account)
     listed = "; ".join(f"{day}: {', '.join(accounts)}" for day, accounts in days.items())
     count = sum(len(accounts) for accounts in days.values())
-    return (f"{count} account day{'s' if count > 1 else ''} not loaded ({listed}); the other accounts' days are."
+    others = " the other accounts' days are." if count < len(_wanted) else ""
+    return (f"{count} account day{'s' if count > 1 else ''} not loaded ({listed});{others}"
             " The errors above say why; run the same command again once each cause is fixed")
 
 

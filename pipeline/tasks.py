@@ -205,7 +205,8 @@ class ValidateRaw(FileDayTask):
 
         start_in_background(self.settings.spark_conf)  # TransformAgents comes next: the JVM starts meanwhile
         return validate_or_set_aside(self.settings, self.sync_date, self.account, str(self), input_dir, out_dir,
-                                     progress=self._progress, workers=self.settings.validation_workers)
+                                     progress=self._progress, workers=self.settings.validation_workers,
+                                     accept_incomplete=accepted_incomplete(self.sync_date))
 
     def _progress(self, done_files, total_files, counts):
         records = counts["records_read"]
@@ -410,8 +411,9 @@ class AllAccounts(luigi.Task):
                              accounts=known_accounts())
         if failures:
             named = ", ".join(list(failures)[:20]) + (f" and {len(failures) - 20} more" if len(failures) > 20 else "")
+            others = "; the other accounts' day is" if len(failures) < len(accounts) else ""
             raise PipelineError(f"{len(failures):,} of {len(accounts):,} accounts' {self.sync_date} not loaded"
-                                f" ({named}); the other accounts' day is. The lines above say why, one per account")
+                                f" ({named}){others}. The lines above say why, one per account")
 
 
 class Reprocess(luigi.Task):

@@ -93,13 +93,15 @@ def test_two_accounts_with_the_same_agent_ids_load_side_by_side_and_reprocess_al
 
 
 def test_one_account_refused_the_other_loaded_and_the_summary_names_it(two_accounts):
+    """A two-day range in one command: beta's second day is refused, everything else loads; the run's log lines
+    are the pipeline's own, each once (a second day's validation pool does not disturb the JVM gateway)."""
     dsn = two_accounts["pg_dsn"]
-    run(AllAccounts(sync_date=DAY1))
     stray = two_accounts["raw_root"] / BETA / DAY2.isoformat() / "agents" / "notes.txt"
     stray.write_text("not a page\n", encoding="utf-8")
     env = cli_env(**{name: value for name, value in two_accounts.items()})
 
-    result = cli("AllAccounts", "--sync-date", DAY2.isoformat(), env=env)
+    result = cli("RangeDaily", "--of", "AllAccounts", "--start", DAY1.isoformat(), "--stop", DAY3.isoformat(),
+                 env=env)
 
     assert result.returncode == 30, result.stderr[-3000:]
     assert markers(dsn, ACME) == {SnapshotHistory(sync_date=day, account=ACME).task_id for day in (DAY1, DAY2)}
@@ -107,14 +109,16 @@ def test_one_account_refused_the_other_loaded_and_the_summary_names_it(two_accou
     assert query(dsn, "select account, count(*) from agent_status_history where sync_date = %s group by 1",
                  (DAY2,)) == [(ACME, 6)]
     summary = result.stdout[result.stdout.index("===== Agents pipeline summary"):]
-    header, *rows = summary.splitlines()[1:3]
+    header, *rows = summary.splitlines()[1:5]
     assert header.split()[:3] == ["sync", "date", "account"]
-    assert rows[0].split()[:2] == [DAY2.isoformat(), ACME]
+    assert [row.split()[:2] for row in rows] == [[DAY1.isoformat(), ACME], [DAY1.isoformat(), BETA],
+                                                  [DAY2.isoformat(), ACME]]
     summary_lines = [line for line in result.stderr.splitlines() if "account day not loaded (" in line]
     assert len(summary_lines) == 1 and f"1 account day not loaded ({DAY2}: {BETA})" in summary_lines[0]
     [reason] = [line for line in result.stderr.splitlines() if f"{BETA} not loaded: RefusedDay" in line]
     assert "notes.txt" in reason
     assert "Traceback" not in result.stderr
+    assert not [line for line in result.stderr.splitlines() if line.startswith(("INFO:luigi", "DEBUG:luigi"))]
 
     stray.unlink()  # fixed: the next run loads beta's day alone
     run(AllAccounts(sync_date=DAY2))
@@ -127,6 +131,18 @@ def test_an_account_that_is_not_registered_is_one_line(two_accounts):
                  env=cli_env(**two_accounts))
     assert result.returncode == 40
     assert "account 'acne' is not registered" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_day_that_cannot_be_fetched_says_so_before_asking_for_the_key(two_accounts):
+    """An account with a base URL and no raw folder for a past day: the reason is the day, not its key."""
+    two_accounts["accounts_file"].write_text(f'[accounts.{ACME}]\nbase_url = "https://acme.freshdesk.com"\n'
+                                             'api_key_env = "ACME_FRESHDESK_KEY_UNSET"\n', encoding="utf-8")
+    result = cli("AllAccounts", "--sync-date", "2024-01-04", env=cli_env(**two_accounts))
+    assert result.returncode == 30
+    assert f"{ACME} not loaded: cannot fetch 2024-01-04 from Freshdesk: only today can be fetched" in result.stderr
+    assert "ACME_FRESHDESK_KEY_UNSET" not in result.stderr and "Starting Spark session" not in result.stderr
+    assert f"1 account day not loaded (2024-01-04: {ACME}); " in result.stderr
+    assert "the other accounts' days are" not in result.stderr
 
 
 def test_a_one_account_database_upgrades_in_place(new_database, tmp_path, monkeypatch, spark):

@@ -108,3 +108,12 @@ def test_a_missing_java_is_one_clear_line(monkeypatch, tmp_path):
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
     with pytest.raises(JavaMissingError, match=r"^Java 17\+ is required by Spark and was not found"):
         check_java()
+
+
+def test_a_base_url_that_is_refused_is_not_echoed_with_its_query_or_password():
+    from pipeline.config import check_base_url
+
+    for url in ("https://acme.freshdesk.com/?api_key=s3cret-key", "https://u:s3cret-key@acme.freshdesk.com/#s3cret-key"):
+        with pytest.raises(SettingError) as refused:
+            check_base_url(url, "base_url")
+        assert "s3cret-key" not in str(refused.value) and "must look like https://" in str(refused.value)
