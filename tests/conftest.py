@@ -154,6 +154,22 @@ def pipeline_env(monkeypatch, tmp_path, database, spark):
     return {"raw_root": FIXTURES, "output_root": tmp_path / "output", "dsn": database}
 
 
+@pytest.fixture
+def two_accounts(tmp_path, monkeypatch, database, spark):
+    """acme and beta, registered, each with the two fixture days (the same agent ids in both); the pipeline's
+    settings point at them. Returns the settings (PIPELINE_<NAME> values)."""
+    raw = tmp_path / "raw"
+    for account in ("acme", "beta"):
+        for day in ("2024-01-01", "2024-01-02"):
+            shutil.copytree(FIXTURES / day, raw / account / day)
+    registry = tmp_path / "accounts.toml"
+    registry.write_text("[accounts.acme]\n\n[accounts.beta]\n", encoding="utf-8")
+    settings = {"raw_root": raw, "output_root": tmp_path / "output", "pg_dsn": database, "accounts_file": registry}
+    for name, value in settings.items():
+        monkeypatch.setenv(f"PIPELINE_{name.upper()}", str(value))
+    return settings
+
+
 def query(dsn, sql, params=None):
     with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
         cursor.execute(sql, params)

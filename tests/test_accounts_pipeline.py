@@ -8,7 +8,6 @@ from contextlib import closing
 
 import luigi
 import psycopg2
-import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from conftest import FIXTURES, REPO, cli, cli_env, query
@@ -43,21 +42,6 @@ def account_rows(dsn, account) -> dict:
 def markers(dsn, account, days=(DAY1, DAY2)) -> set:
     ids = [SnapshotHistory(sync_date=day, account=account).task_id for day in days]
     return {row[0] for row in query(dsn, "select update_id from table_updates where update_id = any(%s)", (ids,))}
-
-
-@pytest.fixture
-def two_accounts(tmp_path, monkeypatch, database, spark):
-    """acme and beta, registered, each with the two fixture days (the same agent ids in both)."""
-    raw = tmp_path / "raw"
-    for account in (ACME, BETA):
-        for day in (DAY1, DAY2):
-            shutil.copytree(FIXTURES / day.isoformat(), raw / account / day.isoformat())
-    registry = tmp_path / "accounts.toml"
-    registry.write_text(f"[accounts.{ACME}]\n\n[accounts.{BETA}]\n", encoding="utf-8")
-    settings = {"raw_root": raw, "output_root": tmp_path / "output", "pg_dsn": database, "accounts_file": registry}
-    for name, value in settings.items():
-        monkeypatch.setenv(f"PIPELINE_{name.upper()}", str(value))
-    return settings
 
 
 def test_two_accounts_with_the_same_agent_ids_load_side_by_side_and_reprocess_alone(two_accounts):

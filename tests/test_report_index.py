@@ -3,13 +3,12 @@ its page, the accounts not loaded that day listed as such; rendered pure, and ch
 import datetime
 import json
 import re
-import shutil
 
 import luigi
 import pytest
 from luigi.execution_summary import LuigiStatusCode
 
-from conftest import FIXTURES, query
+from conftest import query
 from pipeline import AccountsReport, AllAccounts
 from pipeline.report import account_page_link, render_index
 
@@ -60,21 +59,6 @@ def test_render_index_escapes_links_each_account_and_adds_up_the_loaded_ones():
     assert rows[GAMMA] == ([], None, True)  # not loaded: no counts, no link
     assert rows["total (2 of 3 accounts loaded)"] == ([1_204, 7, 1, 2, 3, 1], None, False)
     assert "<title>Accounts on 2024-01-02</title>" in page
-
-
-@pytest.fixture
-def two_accounts(tmp_path, monkeypatch, database, spark):
-    """acme and beta, registered, each with the two fixture days (the same agent ids in both)."""
-    raw = tmp_path / "raw"
-    for account in (ACME, BETA):
-        for day in (DAY1, DAY2):
-            shutil.copytree(FIXTURES / day.isoformat(), raw / account / day.isoformat())
-    registry = tmp_path / "accounts.toml"
-    registry.write_text(f"[accounts.{ACME}]\n\n[accounts.{BETA}]\n", encoding="utf-8")
-    settings = {"raw_root": raw, "output_root": tmp_path / "output", "pg_dsn": database, "accounts_file": registry}
-    for name, value in settings.items():
-        monkeypatch.setenv(f"PIPELINE_{name.upper()}", str(value))
-    return settings
 
 
 DAY_COUNTS = """
