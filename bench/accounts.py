@@ -65,6 +65,17 @@ def account_env(raw: Path, output: Path, dsn: str, registry: Path) -> dict:
     return environment(raw, output, dsn) | {"PIPELINE_ACCOUNTS_FILE": str(registry)}
 
 
+def one_command_each(names: list[str], env: dict, args) -> tuple[float, int, int]:
+    """``luigi --module pipeline args(name)`` for each account in turn, as a user of one-account runs would; returns
+    the seconds in all, the largest peak RSS and the Spark starts."""
+    seconds, peak, starts = 0.0, 0, 0
+    for name in names:
+        elapsed, largest, log = run_luigi(args(name), env)
+        seconds, peak = seconds + elapsed, max(peak, largest)
+        starts += log.count("Starting Spark session")
+    return seconds, peak, starts
+
+
 def sample_size(accounts: int, sample: int, most: int | None = None) -> int:
     return max(1, min(accounts, sample, most or accounts))
 
@@ -91,12 +102,9 @@ def accounts_day(accounts: int, agents: int, modes: list[str], sample: int, serv
     if "one-at-a-time" in modes:
         dsn = server.new_database("accounts_day_single")
         output = work / "accounts-day-single-output"
-        env = account_env(raw, output, dsn, registry)
-        seconds, peak, starts = 0.0, 0, 0
-        for name in sampled:
-            elapsed, largest, log = run_luigi(["SnapshotHistory", "--account", name, "--sync-date", day], env)
-            seconds, peak = seconds + elapsed, max(peak, largest)
-            starts += log.count("Starting Spark session")
+        seconds, peak, starts = one_command_each(
+            sampled, account_env(raw, output, dsn, registry),
+            lambda name: ["SnapshotHistory", "--account", name, "--sync-date", day])
         floor = floor_seconds(server, dsn, [START], work)
         shutil.rmtree(output)
         per_account = seconds / len(sampled)
@@ -141,13 +149,9 @@ def accounts_backfill(accounts: int, agents: int, count: int, modes: list[str], 
     if "one-at-a-time" in modes:
         dsn = server.new_database("accounts_backfill_single")
         output = work / "accounts-backfill-single-output"
-        env = account_env(raw, output, dsn, registry)
-        seconds, peak, starts = 0.0, 0, 0
-        for name in sampled:
-            elapsed, largest, log = run_luigi(["RangeDaily", "--of", "SnapshotHistory", "--of-params",
-                                               json.dumps({"account": name}), *span], env)
-            seconds, peak = seconds + elapsed, max(peak, largest)
-            starts += log.count("Starting Spark session")
+        seconds, peak, starts = one_command_each(
+            sampled, account_env(raw, output, dsn, registry),
+            lambda name: ["RangeDaily", "--of", "SnapshotHistory", "--of-params", json.dumps({"account": name}), *span])
         floor = floor_seconds(server, dsn, days, work)
         after_first = sum(seconds_a_day_after_the_first(dsn, name) for name in sampled) / len(sampled)
         shutil.rmtree(output)
