@@ -10,7 +10,6 @@ An account whose day cannot be loaded (its raw folder missing, a refusal, a brok
 where it stopped, with the reason; the others go on. :func:`load_accounts_day` returns those reasons.
 """
 import datetime
-import json
 import logging
 import shutil
 import traceback
@@ -32,7 +31,7 @@ from pipeline.database import (
     reported_outage,
 )
 from pipeline.errors import PipelineError
-from pipeline.handoff import part_glob
+from pipeline.handoff import part_glob, read_counts, write_counts
 from pipeline.loading import (
     from_earlier_version,
     in_one_transaction,
@@ -193,7 +192,7 @@ class AccountsDay:
                 def write(tmp, account=account):
                     tmp.mkdir(parents=True)
                     take_account_lines(lines, account, tmp)
-                    (tmp / "summary.json").write_text(json.dumps(counts[account], indent=2) + "\n", encoding="utf-8")
+                    write_counts(tmp, counts[account])
                     return counts[account]
                 if write_day_target(self.file_target("transformed", account), self.settings.output_root,
                                     self.sync_date, f"{self.holder} {account}", write, account) is not None:
@@ -222,8 +221,8 @@ class AccountsDay:
         if not accounts:
             return {}, {}
         transformed = {account: Path(self.file_target("transformed", account).path) for account in accounts}
-        list_records = {account: json.loads((Path(self.file_target("validated", account).path) / "summary.json")
-                                            .read_text(encoding="utf-8")).get("list_records") for account in accounts}
+        list_records = {account: read_counts(Path(self.file_target("validated", account).path)).get("list_records")
+                        for account in accounts}
         counts, refused = stage_accounts(cursor, self.sync_date, transformed, list_records,
                                          self.settings.max_deactivation_share, accepted_incomplete(self.sync_date))
         return counts, {account: str(set_aside_refused_day(RefusedDay(reason), self.settings, self.sync_date,
@@ -248,7 +247,7 @@ def validate_account(settings, sync_date, account: str, holder: str, accept_inco
     def write(tmp: Path) -> dict:
         counts = validate_or_set_aside(settings, sync_date, account, holder, raw, tmp, workers=1,
                                        accept_incomplete=accept_incomplete)
-        (tmp / "summary.json").write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
+        write_counts(tmp, counts)
         return counts
 
     target = luigi.LocalTarget(str(settings.output_dir("validated", sync_date, account)))

@@ -10,7 +10,11 @@ Three kinds of part file per validated day, each with the columns below (name, S
 
 The validation workers write them with pyarrow, a row group at a time; Spark reads them with the same
 columns. Nothing is parsed twice.
+
+Every file stage's folder (validated, transformed) also holds its counts, ``summary.json``
+(:func:`write_counts`, :func:`read_counts`).
 """
+import json
 from pathlib import Path
 
 from pipeline.tables import HANDOFF_ORDER, RECORD_FIELDS
@@ -101,3 +105,16 @@ def read_rows(folder: Path, name: str) -> list[dict]:
     import pyarrow.parquet as pq
 
     return [row for path in sorted(folder.glob(part_glob(name))) for row in pq.read_table(path).to_pylist()]
+
+
+COUNTS_FILE = "summary.json"
+
+
+def write_counts(folder: Path, counts: dict) -> None:
+    """A file stage's counts, beside its output in ``folder``."""
+    (folder / COUNTS_FILE).write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
+
+
+def read_counts(folder: Path) -> dict:
+    """The counts that :func:`write_counts` wrote in ``folder``."""
+    return json.loads((folder / COUNTS_FILE).read_text(encoding="utf-8"))

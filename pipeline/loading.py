@@ -3,7 +3,6 @@ the accounts' staging rows replaced (and the completeness guard, per account), m
 history and versions recorded. LoadStaging, UpsertAgents and SnapshotHistory run them for their account; AllAccounts
 (pipeline.accounts_day) for every account of the day in one transaction each. The statements return one row per
 account: the counts of each account's run."""
-import json
 import logging
 from collections.abc import Callable
 from contextlib import closing
@@ -14,6 +13,7 @@ from psycopg2.extras import execute_values
 from pipeline.completeness import DayAgainstPrevious, refusal
 from pipeline.database import MarkerTarget, connect, present_markers, reported_outage, run_sql_file
 from pipeline.errors import PipelineError
+from pipeline.handoff import read_counts
 from pipeline.locks import lock_day_in_database
 from pipeline.metrics import now, record_task_runs
 from pipeline.partitions import create_day_partition
@@ -150,7 +150,7 @@ def stage_accounts(cursor, sync_date, transformed: dict[str, Path], list_records
     copy_lines(cursor, "agent_pipeline_errors", ERROR_COLUMNS, [transformed[account] / "errors" for account in staged])
     counts = {}
     for account in staged:
-        transformed_counts = json.loads((transformed[account] / "summary.json").read_text(encoding="utf-8"))
+        transformed_counts = read_counts(transformed[account])
         counts[account] = {"staging_rows": transformed_counts["agents_staged"] + unseen[account]["agents_unseen"],
                            "error_rows": line_count(transformed[account] / "errors"),
                            "agents_quarantined": len(quarantined[account]), **unseen[account]}

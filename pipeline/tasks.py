@@ -3,7 +3,6 @@ SnapshotHistory, plus StatusReport (an HTML page per day) and Reprocess (forget 
 a base URL for the account, ExtractAgents (the day fetched from the API) takes RawAgentsDay's place. AllAccounts
 is the day of every registered account (pipeline.accounts)."""
 import datetime
-import json
 import logging
 from contextlib import closing
 from pathlib import Path
@@ -22,7 +21,7 @@ from pipeline.database import (
     reported_outage,
 )
 from pipeline.errors import PipelineError
-from pipeline.handoff import part_glob
+from pipeline.handoff import part_glob, read_counts, write_counts
 from pipeline.loading import (
     from_earlier_version,
     in_one_transaction,
@@ -78,15 +77,9 @@ class AccountDay:
         return "" if self.account == DEFAULT_ACCOUNT else f" --account {self.account}"
 
 
-class DayTask(AccountDay, luigi.Task):
-    sync_date = SyncDateParameter(default=datetime.date.today(),
-                                  description="The sync day: the raw folder <raw_root>/YYYY-MM-DD to load"
-                                              " (default: today, the machine's local date).")
-    account = account_parameter()
-
-    @property
-    def settings(self):
-        return load_settings()
+class SyncDayTask(luigi.Task):
+    """A task of one sync day (its ``sync_date``): older days first, a pipeline error's one line as its failure, and
+    its status in luigid's visualizer."""
 
     @property
     def priority(self):
@@ -106,6 +99,17 @@ class DayTask(AccountDay, luigi.Task):
         if percent is not None:
             self.set_progress_percentage(percent)
         logger.info("%s: %s", self, message)
+
+
+class DayTask(AccountDay, SyncDayTask):
+    sync_date = SyncDateParameter(default=datetime.date.today(),
+                                  description="The sync day: the raw folder <raw_root>/YYYY-MM-DD to load"
+                                              " (default: today, the machine's local date).")
+    account = account_parameter()
+
+    @property
+    def settings(self):
+        return load_settings()
 
     def record_run(self, cursor, started_at, counts: dict) -> None:
         """Record the task's counts in agent_pipeline_runs, and show them in luigid once it is done."""
@@ -163,7 +167,7 @@ class FileDayTask(DayTask):
 
     def write(self, tmp: Path) -> dict:
         counts = self.produce(Path(self.input().path), tmp)
-        (tmp / "summary.json").write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
+        write_counts(tmp, counts)
         return counts
 
     def produce(self, input_dir: Path, out_dir: Path) -> dict:
@@ -282,7 +286,7 @@ class LoadStaging(DatabaseDayTask):
 
     def write(self, cursor):
         transformed = Path(self.input()["transformed"].path)
-        validated = json.loads((Path(self.input()["validated"].path) / "summary.json").read_text(encoding="utf-8"))
+        validated = read_counts(Path(self.input()["validated"].path))
         self.report("COPY staging rows, the known agents not seen, the completeness guard, COPY error rows", 10)
         counts, refused = stage_accounts(cursor, self.sync_date, {self.account: transformed},
                                          {self.account: validated.get("list_records")},
@@ -352,7 +356,7 @@ class StatusReport(DayTask):
         self.report(f"wrote {self.output().path}", 100)
 
 
-class AllAccounts(luigi.Task):
+class AllAccounts(SyncDayTask):
     """The sync day of every registered account (``python -m pipeline.accounts list``; the default account when none
     is registered), at once (pipeline.accounts_day): one Spark job, and a transaction per database stage, for all of
     them. Each account's day ends as its own tasks would leave it (their folders and markers). One account's failure
@@ -361,10 +365,6 @@ class AllAccounts(luigi.Task):
     sync_date = SyncDateParameter(default=datetime.date.today(),
                                   description="The sync day: each account's raw folder <raw_root>/<account>/YYYY-MM-DD"
                                               " (default: today, the machine's local date).")
-
-    @property
-    def priority(self):
-        return 10_000_000 - self.sync_date.toordinal()  # older days first, as DayTask
 
     def day_tasks(self) -> list[luigi.Task]:
         from pipeline.accounts import registered_accounts
@@ -387,14 +387,6 @@ class AllAccounts(luigi.Task):
         done = existing_markers(database_dsn(load_settings()), (task.task_id for tasks in days.values()
                                                                 for task in tasks))
         return [day for day, tasks in days.items() if all(task.task_id in done for task in tasks)]
-
-    def on_failure(self, exception):
-        if isinstance(exception, PipelineError):
-            return f"{type(exception).__name__}: {exception}"  # the message says it all; no traceback
-        return super().on_failure(exception)
-
-    def report(self, message: str, percent=None) -> None:
-        DayTask.report(self, message, percent)
 
     def run(self):
         from pipeline.accounts import known_accounts
@@ -466,7 +458,7 @@ class Reprocess(luigi.Task):
         self._done = True
 
 
-class AccountsReport(luigi.Task):
+class AccountsReport(SyncDayTask):
     """The day's index of accounts: output/reports/<day>-accounts.html, a row per registered account (the default
     account when none is registered) with its day's counts and a link to its StatusReport page; an account whose day
     is not loaded is listed as such. It loads nothing: it requires the page of each account whose day is done (its
@@ -479,9 +471,7 @@ class AccountsReport(luigi.Task):
 
     def loaded_accounts(self) -> list[str]:
         """The registered accounts whose day is done, in one query."""
-        from pipeline.accounts import registered_accounts
-
-        tasks = [SnapshotHistory(sync_date=self.sync_date, account=account) for account in registered_accounts()]
+        tasks = AllAccounts(sync_date=self.sync_date).day_tasks()
         done = existing_markers(database_dsn(load_settings()), (task.task_id for task in tasks))
         return [task.account for task in tasks if task.task_id in done]
 
@@ -491,11 +481,6 @@ class AccountsReport(luigi.Task):
     def output(self):
         reports = load_settings().output_root / "reports"
         return luigi.LocalTarget(str(reports / f"{self.sync_date.isoformat()}-accounts.html"))
-
-    def on_failure(self, exception):
-        if isinstance(exception, PipelineError):
-            return f"{type(exception).__name__}: {exception}"  # the message says it all; no traceback
-        return super().on_failure(exception)
 
     def run(self):
         from pipeline.accounts import registered_accounts
