@@ -97,7 +97,7 @@ def server_error(pgdata: Path, error: BaseException, told: str, action: str) -> 
                               OUTPUT_ROOT_SETTING)
     if unwritable:
         return EmbeddedServerError(str(unwritable))
-    fatal = [line.strip() for line in told.splitlines() if "FATAL" in line]
+    fatal = [line.strip() for line in told.splitlines() if "FATAL" in line or ": error:" in line]
     reason = fatal[-1] if fatal else " ".join(str(error).split())
     log = "" if action == "create" else f"; its log: {pgdata / 'log'}"
     return EmbeddedServerError(f"cannot {doing} {pgdata}: {reason}{log}")

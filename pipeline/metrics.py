@@ -14,7 +14,7 @@ SUMMARY_COLUMNS = (
     ("sync_date", "sync date"), ("records_read", "records"), ("records_invalid", "invalid"),
     ("records_warned", "warnings"), ("duplicates_resolved", "duplicates"), ("agents_staged", "staged"),
     ("agents_quarantined", "quarantined"), ("agents_unseen", "not seen"),
-    ("agents_active", "active"), ("agents_deactivated", "inactive"), ("agents_reactivated", "reactivated"),
+    ("agents_active", "active"), ("agents_inactive", "inactive"), ("agents_reactivated", "reactivated"),
     ("rows_inserted", "inserted"), ("rows_updated", "changed"), ("rows_unchanged", "unchanged"),
     ("history_rows", "history"),
 )
@@ -26,7 +26,7 @@ COUNT_LABELS = {  # what each count of agent_pipeline_runs says, in words: luigi
     "records_warned": "records with warnings (loaded unless their agent is quarantined)",
     "parse_errors": "unreadable details files", "list_records": "list records",
     "duplicates_resolved": "duplicate records resolved", "agents_staged": "agents staged",
-    "agents_active": "active on this day", "agents_deactivated": "inactive on this day (newly or not)",
+    "agents_active": "active on this day", "agents_inactive": "inactive on this day (newly or not)",
     "agents_reactivated": "reactivated this day", "staging_rows": "staging rows", "error_rows": "error rows",
     "rows_inserted": "agents inserted", "rows_updated": "agents changed", "rows_unchanged": "agents unchanged",
     "history_rows": "history rows",

@@ -61,7 +61,7 @@ def grouped_reasons(rows: list[dict]) -> list[tuple[str, list[str]]]:
 WARNING = "VALIDATION_WARNING"
 
 
-DAY_STATUS_COUNTS = ("agents_active", "agents_deactivated", "agents_reactivated")
+DAY_STATUS_COUNTS = ("agents_active", "agents_inactive", "agents_reactivated")
 
 
 def gather_report(cursor, sync_date, account: str = DEFAULT_ACCOUNT) -> dict:
@@ -104,7 +104,7 @@ def status_chart(daily: list[dict], width: int = 720, height: int = 260) -> str:
     if not daily:
         return "<p>No loaded days yet.</p>"
     left, right, top, bottom = 70, 20, 30, 50
-    highest = max(max(d["agents_active"] or 0, d["agents_deactivated"] or 0) for d in daily)
+    highest = max(max(d["agents_active"] or 0, d["agents_inactive"] or 0) for d in daily)
     step_value = nice_step(highest)
     top_value = max(step_value * -(-highest // step_value), step_value)
     step = (width - left - right) / max(len(daily) - 1, 1)
@@ -131,7 +131,7 @@ def status_chart(daily: list[dict], width: int = 720, height: int = 260) -> str:
               f'<text x="14" y="{middle_y:.0f}" text-anchor="middle" '
               f'transform="rotate(-90 14 {middle_y:.0f})">agents</text>']
     for n, (key, colour, label) in enumerate((("agents_active", "#1b7f3b", "active"),
-                                              ("agents_deactivated", "#b3261e", "inactive"))):
+                                              ("agents_inactive", "#b3261e", "inactive"))):
         points = [(x(i), y(day[key])) for i, day in enumerate(daily)]
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
                      f'points="{" ".join(f"{px:.1f},{py:.1f}" for px, py in points)}"/>')
@@ -185,7 +185,7 @@ def render_report(data: dict) -> str:
     counts = {}
     for key, value in data["counts"].items():
         counts[key] = value
-        if key == "agents_deactivated":  # next to it: from the comparison with each agent's previous day
+        if key == "agents_inactive":  # next to it: from the comparison with each agent's previous day
             counts["deactivated_this_day"] = len(data["deactivated"])
     labels = COUNT_LABELS | {"deactivated_this_day": "deactivated this day (active on the previous recorded day)"}
     count_rows = "".join(f"<tr><th>{html.escape(labels.get(key, key))}</th><td class=n>{value:,}</td></tr>"

@@ -44,7 +44,7 @@ ERROR_COLUMNS = ("agent_id", "sync_date", "source_file", "record_index", "error_
 RUN_COUNTS = (
     "files_read", "records_read", "records_valid", "records_invalid", "records_warned", "parse_errors",
     "list_records", "duplicates_resolved",
-    "agents_staged", "agents_active", "agents_deactivated", "agents_reactivated", "staging_rows", "error_rows",
+    "agents_staged", "agents_active", "agents_inactive", "agents_reactivated", "staging_rows", "error_rows",
     "rows_inserted", "rows_updated", "rows_unchanged", "history_rows",
     "list_pages", "details_requested", "details_fetched", "details_missing", "details_failed", "requests", "retries",
     "throttled_seconds", "fetch_errors", "versions_opened", "versions_closed", "agents_replayed",

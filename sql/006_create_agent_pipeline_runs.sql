@@ -17,7 +17,7 @@ create table if not exists agent_pipeline_runs (
     duplicates_resolved integer,
     agents_staged integer,
     agents_active integer,
-    agents_deactivated integer,
+    agents_inactive integer,  -- every agent recorded inactive that day, newly deactivated or not
     agents_reactivated integer,
     staging_rows integer,
     error_rows integer,
@@ -50,6 +50,15 @@ create table if not exists agent_pipeline_runs (
     primary key (run_id, task, account, sync_date)
 );
 create index if not exists agent_pipeline_runs_sync_date on agent_pipeline_runs (sync_date);
+
+-- agents_inactive was called agents_deactivated, though it always counted every inactive agent
+do $$
+begin
+    if exists (select from information_schema.columns where table_schema = current_schema()
+               and table_name = 'agent_pipeline_runs' and column_name = 'agents_deactivated') then
+        alter table agent_pipeline_runs rename column agents_deactivated to agents_inactive;
+    end if;
+end $$;
 
 -- added after the first release: databases created before it get the column here
 alter table agent_pipeline_runs add column if not exists list_records integer;

@@ -13,7 +13,7 @@ select
     max(agents_quarantined) as agents_quarantined,
     max(agents_unseen) as agents_unseen,
     max(agents_active) as agents_active,
-    max(agents_deactivated) as agents_deactivated,
+    max(agents_inactive) as agents_inactive,
     max(agents_reactivated) as agents_reactivated,
     max(rows_inserted) as rows_inserted,
     -- agents whose loaded values changed

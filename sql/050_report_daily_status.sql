@@ -3,7 +3,7 @@
 select distinct on (sync_date)
     sync_date,
     agents_active,
-    agents_deactivated
+    agents_inactive
 from agent_pipeline_runs
 where task = 'SnapshotHistory'
     and account = %(account)s

@@ -139,6 +139,8 @@ def test_a_one_account_database_upgrades_in_place(new_database, tmp_path, monkey
         connection.commit()
     before = {table: query(dsn, statement.replace(" where account = %s", ""))
               for table, statement in ACCOUNT_ROWS.items()}
+    inactive_counts = "select sync_date, {} from agent_pipeline_runs where task = 'SnapshotHistory' order by sync_date"
+    counted_before = query(dsn, inactive_counts.format("agents_deactivated"))
     raw = tmp_path / "raw"
     for day in (DAY1, DAY2):
         shutil.copytree(FIXTURES / day.isoformat(), raw / day.isoformat())
@@ -151,6 +153,7 @@ def test_a_one_account_database_upgrades_in_place(new_database, tmp_path, monkey
     assert account_rows(dsn, "default") == before
     assert query(dsn, "select distinct account from agent_status_history") == [("default",)]
     assert SnapshotHistory.bulk_complete([DAY1, DAY2]) == [DAY1, DAY2]  # the markers it had still count
+    assert query(dsn, inactive_counts.format("agents_inactive")) == counted_before == [(DAY1, 1), (DAY2, 3)]
     assert query(dsn, "select pg_get_constraintdef(oid) from pg_constraint where conrelid = 'agents'::regclass"
                       " and contype = 'p'") == [("PRIMARY KEY (account, agent_id)",)]
 

@@ -415,7 +415,7 @@ def test_today_is_fetched_and_loaded_end_to_end_once_even_after_a_kill(database,
     """Yesterday's raw day knows 261 agents; today the API lists 250 (three pages), 10 are deactivated and one
     was deleted. A run killed while fetching leaves no day; the next one fetches through a 500 and a 429 and
     loads the day (in this process, with its Spark session); a third run does nothing. The command-line run
-    of the README's "Trying it locally" (tests/test_readme.py) loads a fetched day through Spark's own JVM."""
+    of docs/fetching.md's "Trying it locally" (tests/test_docs.py) loads a fetched day through Spark's own JVM."""
     raw_root, output_root = tmp_path / "raw", tmp_path / "output"
     Account.synthetic(261).write_raw_day(raw_root / (TODAY - datetime.timedelta(days=1)).isoformat())
     today = Account.synthetic(250, 11)

@@ -61,7 +61,7 @@ def test_each_task_records_its_counts(pipeline_env, monkeypatch):
     runs = {(task, sync_date): counts for task, sync_date, *counts in query(
         dsn, "select task, sync_date, files_read, records_read, records_valid, records_invalid, duplicates_resolved,"
              " agents_staged, staging_rows, error_rows, rows_inserted, rows_updated, rows_unchanged,"
-             " agents_active, agents_deactivated, agents_reactivated, history_rows"
+             " agents_active, agents_inactive, agents_reactivated, history_rows"
              " from agent_pipeline_runs where run_id = %s and started_at <= finished_at", (RUN_ID,))}
     assert len(runs) == 15
     assert runs["ValidateRaw", DAY3][:4] == [10, 16, 14, 2]  # 2 list pages + 8 details files; 2 rejects
@@ -78,7 +78,7 @@ def test_the_summary_is_a_table_per_day():
     rows = [{"sync_date": DAY1, "records_read": 1200, "records_invalid": 0, "records_warned": 2,
              "duplicates_resolved": None,
              "agents_staged": 6, "agents_quarantined": 0, "agents_unseen": 1,
-             "agents_active": 5, "agents_deactivated": 1, "agents_reactivated": 0,
+             "agents_active": 5, "agents_inactive": 1, "agents_reactivated": 0,
              "rows_inserted": 6, "rows_updated": 0, "rows_unchanged": 0, "history_rows": 6}]
     text = format_summary(rows, run_id="abc")
     assert text.splitlines()[0] == "===== Agents pipeline summary (run abc) ====="

@@ -121,7 +121,7 @@ def test_a_day_is_replaced_in_its_partition_without_waiting_for_later_days(schem
             run_sql_file(cursor, "009_empty_day_partition.sql", {"table": "agent_status_history", **day})
             assert run_sql_file(cursor, "020_snapshot_history.sql", day) == [{"account": "default", "history_rows": 1}]
             assert run_sql_file(cursor, "021_day_status_counts.sql", day) == [
-                {"account": "default", "agents_active": 0, "agents_deactivated": 1, "agents_reactivated": 0}]
+                {"account": "default", "agents_active": 0, "agents_inactive": 1, "agents_reactivated": 0}]
             cursor.execute(LOCKS)
             locks = set(cursor.fetchall())
             connection.commit()
