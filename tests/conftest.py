@@ -42,9 +42,25 @@ TEST_SPARK_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.adaptive.enabled": "false",
-    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",  # tiny data: see tests/luigi.cfg
+    "spark.driver.extraJavaOptions": "",  # set by test_jvm_options: tests/fast_jvm.py
 }
 TEST_LUIGI_CONFIG = REPO / "tests" / "luigi.cfg"
+ARCHIVE_MAKER = pytest.StashKey()
+
+
+def pytest_configure(config):
+    """The first test run of an environment makes the JVMs' class archive (tests/fast_jvm.py) in the background,
+    started once, by the process that starts the test processes; the run waits for it at its end."""
+    if not hasattr(config, "workerinput"):
+        from fast_jvm import make_archive_in_background
+
+        config.stash[ARCHIVE_MAKER] = make_archive_in_background()
+
+
+def pytest_unconfigure(config):
+    maker = config.stash.get(ARCHIVE_MAKER, None)
+    if maker is not None:
+        maker.wait()
 
 
 def pytest_collection_modifyitems(items):
@@ -152,6 +168,67 @@ def pipeline_env(monkeypatch, tmp_path, database, spark):
     monkeypatch.setenv("PIPELINE_OUTPUT_ROOT", str(tmp_path / "output"))
     monkeypatch.setenv("PIPELINE_PG_DSN", database)
     return {"raw_root": FIXTURES, "output_root": tmp_path / "output", "dsn": database}
+
+
+@pytest.fixture(scope="session")
+def loaded_templates(pg_server_dsn, spark, tmp_path_factory):
+    """Days the pipeline loaded once per test process, kept as templates: ``template(raw_root, days)`` loads the days
+    of ``raw_root`` (SnapshotHistory of each, in this order, in this process) the first time it is asked for them,
+    and returns the template database's name and the output root that run left."""
+    import luigi
+    import luigi.task_register
+
+    from pipeline import SnapshotHistory
+
+    made = {}
+
+    def template(raw_root: Path, days) -> tuple[str, Path]:
+        key = (str(raw_root), tuple(days))
+        if key not in made:
+            name, dsn = create_database(pg_server_dsn)
+            output_root = tmp_path_factory.mktemp("loaded-days") / "output"
+            with pytest.MonkeyPatch.context() as patch:
+                for setting, value in (("RAW_ROOT", raw_root), ("OUTPUT_ROOT", output_root), ("PG_DSN", dsn)):
+                    patch.setenv(f"PIPELINE_{setting}", str(value))
+                for day in days:
+                    assert luigi.build([SnapshotHistory(sync_date=day)], local_scheduler=True, log_level="WARNING")
+            luigi.task_register.Register.clear_instance_cache()
+            made[key] = (name, output_root)
+        return made[key]
+
+    yield template
+    for name, _ in made.values():
+        drop_database(pg_server_dsn, name)
+
+
+@pytest.fixture
+def loaded_days(loaded_templates, pg_server_dsn, monkeypatch, tmp_path, spark):
+    """``loaded_days(raw_root, *days)``: the settings of ``pipeline_env`` after the pipeline loaded these days of
+    ``raw_root`` in this order (a copy of a template database, and of the output root its run left), pointing at
+    ``raw_root``; returns them as ``pipeline_env`` does. Loading them costs a Spark job per day once per test
+    process, not once per test."""
+    names = []
+
+    def load(raw_root: Path, *days) -> dict:
+        template, loaded_output = loaded_templates(raw_root, days)
+        name, dsn = create_database(pg_server_dsn, template=template)
+        names.append(name)
+        shutil.copytree(loaded_output, tmp_path / "output")
+        for setting, value in (("RAW_ROOT", raw_root), ("OUTPUT_ROOT", tmp_path / "output"), ("PG_DSN", dsn)):
+            monkeypatch.setenv(f"PIPELINE_{setting}", str(value))
+        return {"raw_root": raw_root, "output_root": tmp_path / "output", "dsn": dsn}
+
+    yield load
+    for name in names:
+        drop_database(pg_server_dsn, name)
+
+
+@pytest.fixture
+def fixture_days_loaded(loaded_days):
+    """As ``pipeline_env`` once the pipeline has loaded the two fixture days, in date order."""
+    import datetime
+
+    return loaded_days(FIXTURES, *(datetime.date.fromisoformat(day) for day in FIXTURE_DAYS))
 
 
 @pytest.fixture

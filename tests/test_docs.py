@@ -30,8 +30,8 @@ NOTHING_TO_DO = "Did not run any tasks"
 SERVER = "(a server: started in the background, stopped at the end of its page)"
 STOPPED = "stopped the embedded PostgreSQL in"
 SCHEDULED_AGENTS = 30  # the API stand-in the schedule's environment file points at
-CRON = ("cron: cd /srv/agents-pipeline && set -a && . /etc/agents-pipeline.env && .venv/bin/luigi --module pipeline"
-        " AllAccounts >> output/cron.log 2>&1")
+CRON = ("cron: cd /srv/agents-pipeline && mkdir -p output && set -a && . /etc/agents-pipeline.env && .venv/bin/luigi"
+        " --module pipeline AllAccounts >> output/cron.log 2>&1")
 SYSTEMD = ("systemd: cd /srv/agents-pipeline && set -a && . /etc/agents-pipeline.env && set +a &&"
            " /srv/agents-pipeline/.venv/bin/luigi --module pipeline AllAccounts")
 RELOAD = ("luigi --module pipeline RangeDaily --of SnapshotHistory --start 2024-01-02 --stop 2024-01-03",

@@ -78,12 +78,12 @@ def exports_like_the_real_ones(raw) -> None:
     write_day(raw, D3, day2_list, day2_details)
 
 
-@pytest.fixture
-def real_exports(pipeline_env, tmp_path, monkeypatch):
-    raw = tmp_path / "raw"
+@pytest.fixture(scope="module")
+def real_exports(tmp_path_factory):
+    """The raw root of three days exported like the real ones (written once; the tests only read it)."""
+    raw = tmp_path_factory.mktemp("real-exports") / "raw"
     exports_like_the_real_ones(raw)
-    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(raw))
-    return pipeline_env["dsn"]
+    return raw
 
 
 def agent(dsn, agent_id, table="agents", day=None):
@@ -101,9 +101,8 @@ def upsert_counts(dsn, day):
                       " where task = 'UpsertAgents' and sync_date = %s", (day,))[0]
 
 
-def test_each_field_comes_from_the_best_record_that_carries_it(real_exports):
-    dsn = real_exports
-    run_days(D1)
+def test_each_field_comes_from_the_best_record_that_carries_it(real_exports, loaded_days):
+    dsn = loaded_days(real_exports, D1)["dsn"]
     # A: the list record wins, its missing focus_mode comes from the details record (and language, too)
     a_tz = "Europe/Lisbon"
     assert agent(dsn, A, "stg_agents", D1) == (LISTED[A]["contact"]["name"], "en", a_tz, False,
@@ -113,9 +112,8 @@ def test_each_field_comes_from_the_best_record_that_carries_it(real_exports):
     assert query(dsn, "select count(*) from stg_agents where absent_fields <> '{}'") == [(0,)]
 
 
-def test_an_agent_off_the_list_keeps_what_its_details_do_not_say(real_exports):
-    dsn = real_exports
-    run_days(D1, D2)
+def test_an_agent_off_the_list_keeps_what_its_details_do_not_say(real_exports, loaded_days):
+    dsn = loaded_days(real_exports, D1, D2)["dsn"]
     # C: only its details record is left; language and time_zone are absent, not null
     staged = agent(dsn, C, "stg_agents", D2)
     assert staged[1:3] == (None, None) and staged[5:] == ("inactive", ["language", "time_zone"])
@@ -126,9 +124,8 @@ def test_an_agent_off_the_list_keeps_what_its_details_do_not_say(real_exports):
     assert agent(dsn, D)[4] is None and agent(dsn, D)[6] == {}
 
 
-def test_warnings_load_the_record_and_are_recorded(real_exports):
-    dsn = real_exports
-    run_days(D1, D2)
+def test_warnings_load_the_record_and_are_recorded(real_exports, loaded_days):
+    dsn = loaded_days(real_exports, D1, D2)["dsn"]
     rows = query(dsn, "select agent_id, source_file, error_type, error_message, raw_record ->> 'id'"
                       " from agent_pipeline_errors where sync_date = %s order by agent_id", (D2,))
     assert rows == [
@@ -146,9 +143,8 @@ def test_warnings_load_the_record_and_are_recorded(real_exports):
                       " where task = 'ValidateRaw' and sync_date = %s", (D2,)) == [(8, 0, 3)]
 
 
-def test_counts_say_what_changed(real_exports):
-    dsn = real_exports
-    run_days(D1, D2, D3)
+def test_counts_say_what_changed(real_exports, loaded_days):
+    dsn = loaded_days(real_exports, D1, D2, D3)["dsn"]
     assert upsert_counts(dsn, D1) == (5, 0, 0)
     assert upsert_counts(dsn, D2) == (0, 3, 2)  # C and E deactivated, D's job title; A and B as they were
     assert upsert_counts(dsn, D3) == (0, 0, 5)  # the same records again: sync_date advances, nothing changed
@@ -156,9 +152,8 @@ def test_counts_say_what_changed(real_exports):
 
 
 @pytest.mark.parametrize("order", [(D3, D1, D2), (D3, D2, D1)], ids=["shuffled", "newest first"])
-def test_any_order_of_days_gives_the_same_agents(real_exports, new_database, monkeypatch, order):
-    in_order = real_exports
-    run_days(D1, D2, D3)
+def test_any_order_of_days_gives_the_same_agents(real_exports, loaded_days, new_database, monkeypatch, order):
+    in_order = loaded_days(real_exports, D1, D2, D3)["dsn"]
     other = new_database()
     monkeypatch.setenv("PIPELINE_PG_DSN", other)
     run_days(*order)

@@ -54,10 +54,8 @@ def test_status_periods_follow_dbt_snapshot_conventions(database):
     ]
 
 
-def test_each_task_records_its_counts(pipeline_env, monkeypatch):
-    dsn = pipeline_env["dsn"]
-    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(REPO / "data" / "raw"))
-    run_days(DAY1, DAY2, DAY3)
+def test_each_task_records_its_counts(loaded_days):
+    dsn = loaded_days(REPO / "data" / "raw", DAY1, DAY2, DAY3)["dsn"]  # loaded by this process: this run's rows
     runs = {(task, sync_date): counts for task, sync_date, *counts in query(
         dsn, "select task, sync_date, files_read, records_read, records_valid, records_invalid, duplicates_resolved,"
              " agents_staged, staging_rows, error_rows, rows_inserted, rows_updated, rows_unchanged,"
@@ -195,12 +193,11 @@ def test_reason_group(error_type, reason, group):
     assert reason_group(error_type, reason) == group
 
 
-def test_the_report_matches_the_database(pipeline_env, monkeypatch):
-    dsn = pipeline_env["dsn"]
-    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(REPO / "data" / "raw"))
-    run_days(DAY1, DAY2)
+def test_the_report_matches_the_database(loaded_days):
+    loaded = loaded_days(REPO / "data" / "raw", DAY1, DAY2, DAY3)
+    dsn = loaded["dsn"]
     run(StatusReport(sync_date=DAY3))
-    page = (pipeline_env["output_root"] / "reports" / "2024-01-03.html").read_text()
+    page = (loaded["output_root"] / "reports" / "2024-01-03.html").read_text()
     assert "http" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing to fetch
     history_counts = query(dsn, "select sync_date, count(*) filter (where is_active), count(*) filter"
                                 " (where not is_active) from agent_status_history group by 1 order by 1")

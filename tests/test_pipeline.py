@@ -52,9 +52,8 @@ def copy_fixture_days(tmp_path):
     return raw
 
 
-def test_fixture_days_deactivate_the_agents_missing_from_the_list(pipeline_env):
-    dsn = pipeline_env["dsn"]
-    run_days(DAY1, DAY2)
+def test_fixture_days_deactivate_the_agents_missing_from_the_list(fixture_days_loaded):
+    dsn = fixture_days_loaded["dsn"]
     day1, day2 = history(dsn, DAY1), history(dsn, DAY2)
     assert sorted(day1) == sorted(day2) == list(range(11200000001, 11200000007))
     assert [a for a, active in sorted(day1.items()) if not active] == [11200000003]
@@ -77,9 +76,8 @@ def test_fixture_days_deactivate_the_agents_missing_from_the_list(pipeline_env):
         (listed["contact"]["phone"],)]
 
 
-def test_a_rerun_of_a_finished_day_changes_nothing(pipeline_env):
-    dsn = pipeline_env["dsn"]
-    run_days(DAY1, DAY2)
+def test_a_rerun_of_a_finished_day_changes_nothing(fixture_days_loaded):
+    dsn = fixture_days_loaded["dsn"]
     before, markers = tables(dsn), query(dsn, "select * from table_updates order by 1")
     result = run(SnapshotHistory(sync_date=DAY2))
     assert "Did not run any tasks" in result.summary_text
@@ -87,9 +85,8 @@ def test_a_rerun_of_a_finished_day_changes_nothing(pipeline_env):
     assert query(dsn, "select * from table_updates order by 1") == markers
 
 
-def test_out_of_order_days_end_with_the_same_agents(pipeline_env, new_database, monkeypatch):
-    in_order = pipeline_env["dsn"]
-    run_days(DAY1, DAY2)
+def test_out_of_order_days_end_with_the_same_agents(fixture_days_loaded, new_database, monkeypatch):
+    in_order = fixture_days_loaded["dsn"]
     reverse = new_database()
     monkeypatch.setenv("PIPELINE_PG_DSN", reverse)
     run_days(DAY2, DAY1)
@@ -165,10 +162,9 @@ def query_summary(dsn):
         return run_summary_rows(cursor)
 
 
-def test_load_staging_alone_then_the_rest(pipeline_env, new_database, monkeypatch):
+def test_load_staging_alone_then_the_rest(fixture_days_loaded, new_database, monkeypatch):
     """The state a crash right after LoadStaging leaves behind, resumed by the next run."""
-    clean = pipeline_env["dsn"]
-    run_days(DAY1, DAY2)
+    clean = fixture_days_loaded["dsn"]
     resumed = new_database()
     monkeypatch.setenv("PIPELINE_PG_DSN", resumed)
     run(LoadStaging(sync_date=DAY1), LoadStaging(sync_date=DAY2))
@@ -212,10 +208,10 @@ def test_a_range_loads_missing_days_and_checks_them_in_one_query(pipeline_env):
     assert SnapshotHistory.bulk_complete([DAY1, DAY2, datetime.date(2024, 1, 3)]) == [DAY1, DAY2]
 
 
-def test_the_bundled_sample_shows_every_case(pipeline_env, monkeypatch):
-    dsn, day3 = pipeline_env["dsn"], datetime.date(2024, 1, 3)
-    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(REPO / "data" / "raw"))
-    run_days(DAY1, DAY2, day3)
+def test_the_bundled_sample_shows_every_case(loaded_days):
+    day3 = datetime.date(2024, 1, 3)
+    pipeline_env = loaded_days(REPO / "data" / "raw", DAY1, DAY2, day3)
+    dsn = pipeline_env["dsn"]
     assert history(dsn, DAY2)[11200000004] is False and history(dsn, day3)[11200000004] is True  # reactivated
     assert 11200000005 not in history(dsn, day3)  # quarantined: its list record on page 2 is invalid
     assert query(dsn, "select sync_date from agents where agent_id = 11200000005") == [(DAY2,)]
