@@ -164,10 +164,14 @@ def database(new_database):
 @pytest.fixture
 def pipeline_env(monkeypatch, tmp_path, database, spark):
     """Point the pipeline at the fixture days, a temporary output root and a fresh database."""
-    monkeypatch.setenv("PIPELINE_RAW_ROOT", str(FIXTURES))
-    monkeypatch.setenv("PIPELINE_OUTPUT_ROOT", str(tmp_path / "output"))
-    monkeypatch.setenv("PIPELINE_PG_DSN", database)
-    return {"raw_root": FIXTURES, "output_root": tmp_path / "output", "dsn": database}
+    return point_the_pipeline(monkeypatch, FIXTURES, tmp_path / "output", database)
+
+
+def point_the_pipeline(monkeypatch, raw_root: Path, output_root: Path, dsn: str) -> dict:
+    """The pipeline's settings (PIPELINE_RAW_ROOT, _OUTPUT_ROOT, _PG_DSN) for this test; returns them."""
+    for setting, value in (("RAW_ROOT", raw_root), ("OUTPUT_ROOT", output_root), ("PG_DSN", dsn)):
+        monkeypatch.setenv(f"PIPELINE_{setting}", str(value))
+    return {"raw_root": raw_root, "output_root": output_root, "dsn": dsn}
 
 
 @pytest.fixture(scope="session")
@@ -188,8 +192,7 @@ def loaded_templates(pg_server_dsn, spark, tmp_path_factory):
             name, dsn = create_database(pg_server_dsn)
             output_root = tmp_path_factory.mktemp("loaded-days") / "output"
             with pytest.MonkeyPatch.context() as patch:
-                for setting, value in (("RAW_ROOT", raw_root), ("OUTPUT_ROOT", output_root), ("PG_DSN", dsn)):
-                    patch.setenv(f"PIPELINE_{setting}", str(value))
+                point_the_pipeline(patch, raw_root, output_root, dsn)
                 for day in days:
                     assert luigi.build([SnapshotHistory(sync_date=day)], local_scheduler=True, log_level="WARNING")
             luigi.task_register.Register.clear_instance_cache()
@@ -214,9 +217,7 @@ def loaded_days(loaded_templates, pg_server_dsn, monkeypatch, tmp_path, spark):
         name, dsn = create_database(pg_server_dsn, template=template)
         names.append(name)
         shutil.copytree(loaded_output, tmp_path / "output")
-        for setting, value in (("RAW_ROOT", raw_root), ("OUTPUT_ROOT", tmp_path / "output"), ("PG_DSN", dsn)):
-            monkeypatch.setenv(f"PIPELINE_{setting}", str(value))
-        return {"raw_root": raw_root, "output_root": tmp_path / "output", "dsn": dsn}
+        return point_the_pipeline(monkeypatch, raw_root, tmp_path / "output", dsn)
 
     yield load
     for name in names:
