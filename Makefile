@@ -11,7 +11,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --no-compile -e '.[test]'   # modules compile on first import: a third quicker
+	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
 # Every day of [START, STOP) that is not loaded yet (STOP is exclusive).
