@@ -174,7 +174,12 @@ def transform_accounts(spark: SparkSession, validated: dict[str, Path], lines: P
     One Spark job for every account: all their lines are written by one write, partitioned by kind only (a
     partition per account would cost a sort and a file per account and task), each line ending with its account;
     the lines of each account are then split out here (for one account, its folders are only renamed). The
-    counts are aggregated from the staging rows as they pass (the shuffle by agent is not done twice)."""
+    counts are aggregated from the staging rows as they pass (the shuffle by agent is not done twice).
+
+    Spark gets absolute paths: it resolves a relative one against its JVM's working folder, which need not be
+    this process's (a JVM that several runs share, or a cluster's driver)."""
+    validated = {account: Path(folder).absolute() for account, folder in validated.items()}
+    lines = Path(lines).absolute()
     rows = sum(row_count(folder, "valid") for folder in validated.values())
     with shuffle_partitions(spark, rows), listed_by_the_driver(spark, len(validated)):
         _write_accounts(spark, validated, lines, sync_date)

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 from psycopg2.extensions import make_dsn, parse_dsn
+from shared_jvm import SharedSparkJvm
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "freshdesk-agents"
@@ -45,6 +46,7 @@ TEST_SPARK_CONF = {
     "spark.driver.extraJavaOptions": "",  # set by test_jvm_options: tests/fast_jvm.py
 }
 TEST_LUIGI_CONFIG = REPO / "tests" / "luigi.cfg"
+SHARED_JVM = SharedSparkJvm(java_options="")  # the command-line runs' (cli); its options from test_jvm_options
 ARCHIVE_MAKER = pytest.StashKey()
 
 
@@ -87,6 +89,7 @@ def test_jvm_options(tmp_path_factory):
 
     options = java_options()
     TEST_SPARK_CONF["spark.driver.extraJavaOptions"] = options
+    SHARED_JVM.java_options = options
     config = tmp_path_factory.mktemp("luigi-config") / "luigi.cfg"
     config.write_text(TEST_LUIGI_CONFIG.read_text(encoding="utf-8").replace(C1_ONLY, options), encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
@@ -263,10 +266,13 @@ def cli_env(**settings):
     return env
 
 
-def cli(*args, env):
-    """``luigi --module pipeline ARGS`` from the repository root, as a user runs it."""
-    return subprocess.run(LUIGI + list(args), cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-                          check=False)
+def cli(*args, env, own_jvm=False):
+    """``luigi --module pipeline ARGS`` from the repository root, as a user runs it; with Spark in this test
+    process's shared JVM (tests/shared_jvm.py), or in a JVM of the run's own with ``own_jvm``."""
+    if own_jvm:
+        return subprocess.run(LUIGI + list(args), cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+                              check=False)
+    return SHARED_JVM.run(LUIGI + list(args), env, cwd=REPO, timeout=300, check=False)
 
 
 def free_port() -> int:

@@ -54,7 +54,7 @@ def test_a_two_account_day_on_a_standalone_cluster_gives_the_same_tables(spark_h
     env = cli_env(raw_root=raw, output_root=tmp_path / "cluster-output", pg_dsn=on_cluster, accounts_file=registry)
     env["LUIGI_CONFIG_PATH"] = str(config)  # read after ./luigi.cfg, so it wins
     env.update(SPARK_HOME=str(spark_home), SPARK_LOCAL_IP="127.0.0.1")
-    result = cli("AllAccounts", "--sync-date", DAY2.isoformat(), env=env)
+    result = cli("AllAccounts", "--sync-date", DAY2.isoformat(), env=env, own_jvm=True)  # the driver's SPARK_HOME
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"Starting Spark session (master={MASTER})" in result.stderr
     [executor] = (spark_home / "work").glob("app-*/0")  # the executor ran in a JVM of its own, and ended

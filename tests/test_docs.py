@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, cli_env, free_port
+from conftest import REPO, SHARED_JVM, cli_env, free_port
 from pipeline.embedded import running_pid
 from pipeline.rawdays import day_spans, layout_hint, missing_message
 
@@ -234,8 +234,8 @@ def repository_copy(tmp_path):
 
 
 def run_command(command: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", command], cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=300, check=False)
+    """The command in bash, its Spark in the test process's shared JVM (conftest.cli)."""
+    return SHARED_JVM.run(["bash", "-c", command], env, cwd=cwd, stdin=subprocess.DEVNULL, timeout=300, check=False)
 
 
 def substitute(command: str, expected_text, copy: Path, environment_file: Path) -> str:

@@ -166,7 +166,7 @@ def test_two_workers_load_days_of_many_files_to_the_same_tables(pipeline_env, tm
     parallel = new_database()
     two = cli("RangeDaily", "--of", "SnapshotHistory", "--start", day(0).isoformat(), "--stop", day(2).isoformat(),
               "--workers", "2", env=cli_env(raw_root=raw, output_root=tmp_path / "output-parallel", pg_dsn=parallel,
-                                            validation_workers=2))
+                                            validation_workers=2), own_jvm=True)  # a JVM per task process
     assert two.returncode == 0, two.stderr[-3000:]
     assert tables(parallel) == tables(pipeline_env["dsn"])
 
