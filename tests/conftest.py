@@ -44,6 +44,9 @@ TEST_SPARK_CONF = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.adaptive.enabled": "false",
     "spark.driver.extraJavaOptions": "",  # set by test_jvm_options: tests/fast_jvm.py
+    # no generated Java code: compiling it costs more than these tiny days take (tests/luigi.cfg)
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
 }
 TEST_LUIGI_CONFIG = REPO / "tests" / "luigi.cfg"
 SHARED_JVM = SharedSparkJvm(java_options="")  # the command-line runs' (cli); its options from test_jvm_options
