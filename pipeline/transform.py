@@ -69,11 +69,16 @@ def with_fields_merged_per_agent(records: DataFrame) -> DataFrame:
     )
 
 
+def list_status(list_ids: DataFrame) -> DataFrame:
+    """One row per agent that the day's list pages name: ``listed`` (true), and ``quarantined`` when one of its
+    list records is invalid. Computed once a day: the plans that use it share its shuffle."""
+    return list_ids.groupBy(*AGENT).agg(F.lit(True).alias("listed"), F.max(~F.col("valid")).alias("quarantined"))
+
+
 def with_list_status(agents: DataFrame, list_ids: DataFrame) -> DataFrame:
     """``listed``: the day's list pages name the agent; ``quarantined``: one of its list records is invalid."""
-    status = list_ids.groupBy(*AGENT).agg(F.lit(True).alias("listed"), F.max(~F.col("valid")).alias("quarantined"))
     return (
-        agents.join(status.hint("shuffle_hash"), AGENT, "left")  # both sides are already hashed by agent
+        agents.join(list_status(list_ids).hint("shuffle_hash"), AGENT, "left")  # both sides are hashed by agent
         .withColumns({"listed": F.coalesce("listed", F.lit(False)),
                       "quarantined": F.coalesce("quarantined", F.lit(False))})
     )
@@ -82,7 +87,7 @@ def with_list_status(agents: DataFrame, list_ids: DataFrame) -> DataFrame:
 def quarantined_agents(list_ids: DataFrame) -> DataFrame:
     """The agents with an invalid list record today, one row each: ``filter_quarantined`` drops them, and
     LoadStaging leaves them out of the known agents that no record named."""
-    return list_ids.where(~F.col("valid") & F.col("agent_id").isNotNull()).select(*AGENT).distinct()
+    return list_status(list_ids).where(F.col("quarantined") & F.col("agent_id").isNotNull()).select(*AGENT)
 
 
 def filter_quarantined(agents: DataFrame) -> DataFrame:
@@ -151,9 +156,11 @@ COUNTS = "counts"  # one line per account: its agents staged and duplicates reso
 def with_account_of_file(df: DataFrame, accounts: dict[str, Path]) -> DataFrame:
     """``account``: the account whose validated folder the row was read from (``accounts``: name → folder). The
     folders are ``<stage>/<account>/YYYY-MM-DD`` (``<stage>/YYYY-MM-DD`` for the default account): the name of
-    the folder above the day's is the account's, or stands for the default account."""
-    if len(accounts) == 1:
-        return df.withColumn("account", F.lit(next(iter(accounts))))
+    the folder above the day's is the account's, or stands for the default account.
+
+    Taken from the file even for one account: Spark knows then that the rows hashed by account and agent for
+    the ranking are already where the merge and the join by agent need them; a literal account is a
+    different key to it, and costs the day's records two more shuffles."""
     above = {folder.parent.name: account for account, folder in accounts.items()}
     if len(above) < len(accounts) or any(name != account for name, account in above.items()
                                          if account != DEFAULT_ACCOUNT):
