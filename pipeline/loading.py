@@ -76,6 +76,12 @@ def empty_accounts_day(cursor, table: str, sync_date, accounts) -> None:
                                                          "accounts": list(accounts)})
 
 
+def analyze_day(cursor, table: str, sync_date) -> None:
+    """Planner statistics for ``table``'s day partition, now that the day's rows are in (the next statements and
+    tasks read it before autovacuum would analyze it)."""
+    run_sql_file(cursor, "009_analyze_day_partition.sql", {"table": table, "sync_date": sync_date})
+
+
 class ChainedFiles:
     """The files, one after the other, as one stream: a single ``COPY … FROM STDIN`` for every account."""
 
@@ -146,6 +152,7 @@ def stage_accounts(cursor, sync_date, transformed: dict[str, Path], list_records
         if (reason := refusal(sync_date, DayAgainstPrevious(list_records=list_records[account], **facts), max_share))}
     if refused:
         empty_accounts_day(cursor, "stg_agents", sync_date, refused)
+    analyze_day(cursor, "stg_agents", sync_date)
     staged = [account for account in accounts if account not in refused]
     copy_lines(cursor, "agent_pipeline_errors", ERROR_COLUMNS, [transformed[account] / "errors" for account in staged])
     counts = {}
@@ -175,6 +182,7 @@ def snapshot_accounts(cursor, sync_date, accounts, holder: str) -> dict[str, dic
     versions = run_for_accounts(cursor, "023_record_agent_versions.sql", sync_date, accounts)
     empty_accounts_day(cursor, "agent_status_history", sync_date, accounts)
     history = run_for_accounts(cursor, "020_snapshot_history.sql", sync_date, accounts)
+    analyze_day(cursor, "agent_status_history", sync_date)
     replayed = [account for account in accounts if versions[account]["agents_replayed"]]
     if replayed:  # a re-processed day may no longer name agents it named before
         [restored] = run_sql_file(cursor, "024_restore_agents_left_by_the_day.sql",

@@ -265,3 +265,15 @@ def test_an_unpartitioned_database_is_migrated_and_loads_the_next_day(pipeline_e
     assert partitions(dsn, "stg_agents")[-1] == "stg_agents_p20240103"
     assert query(dsn, "select sync_date, count(*) from agent_status_history group by 1 order by 1") == [
         (DAY1, 6), (DAY2, 6), (day3, 6)]
+
+
+def test_a_loaded_days_partitions_have_planner_statistics(fixture_days_loaded):
+    """Each day's staging and history partitions are analyzed in the day's own transactions: autovacuum would
+    come later (or never, for a small day), and the day's next statements would plan for one row."""
+    dsn = fixture_days_loaded["dsn"]
+    rows = {(table, day): query(dsn, f"select count(*) from {table} where sync_date = %s", (day,))[0][0]
+            for table in PARTITIONED for day in (DAY1, DAY2)}
+    statistics = {(table, day): query(dsn, "select reltuples from pg_class where oid = day_partition_name(%s, %s)"
+                                           "::regclass", (table, day))[0][0]
+                  for table in PARTITIONED for day in (DAY1, DAY2)}
+    assert statistics == rows and all(count > 0 for count in rows.values())
