@@ -51,7 +51,7 @@ class SharedSparkJvm:
         env = {**env, "PYSPARK_GATEWAY_PORT": str(parameters.port), "PYSPARK_GATEWAY_SECRET": parameters.auth_token}
         start = self.log.stat().st_size
         try:
-            result = subprocess.run(command, env=env, capture_output=True, text=True, **kwargs)
+            result = subprocess.run(command, env=env, capture_output=True, text=True, **kwargs)  # noqa: PLW1510 (the caller says)
         finally:
             self._stop_the_runs_context()
         with open(self.log, encoding="utf-8", errors="replace") as log:
