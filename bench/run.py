@@ -37,11 +37,12 @@ import time
 from contextlib import ExitStack, closing
 from pathlib import Path
 
+import luigi.configuration
 import psutil
 import psycopg2
 from psycopg2.extensions import make_dsn
 
-from bench import synth
+from bench import floors, synth
 from pipeline.database import ensure_schema
 from pipeline.embedded import temporary_server
 from pipeline.resources import read_sql
@@ -151,6 +152,15 @@ def floor_seconds(server: Server, source_dsn: str, days: list, work: Path) -> fl
 
 def floor_seconds_by_day(server: Server, source_dsn: str, days: list, work: Path) -> dict:
     """The floor of each of ``days`` (every account staged that day), loaded in order into one new database."""
+    return {day: sum(stages.values()) for day, stages in floor_stages_by_day(server, source_dsn, days, work).items()}
+
+
+FLOOR_STAGES = {"copy": "LoadStaging", "upsert": "UpsertAgents", "history": "SnapshotHistory"}
+
+
+def floor_stages_by_day(server: Server, source_dsn: str, days: list, work: Path) -> dict:
+    """Each of ``days`` (every account staged that day) loaded in order into one new database: the seconds of its
+    COPY, its plain upsert and its history insert (with the commit), by day."""
     files = []
     columns = ", ".join(STAGING_COLUMNS)
     with closing(psycopg2.connect(source_dsn)) as connection, connection.cursor() as cursor:
@@ -170,13 +180,16 @@ def floor_seconds_by_day(server: Server, source_dsn: str, days: list, work: Path
             for table in ("stg_agents", "agent_status_history"):  # as the pipeline, before the timed work
                 cursor.execute("select create_day_partition(%s, %s)", (table, day))
             connection.commit()
-            began = time.perf_counter()
+            marks = [time.perf_counter()]
             with open(path, "rb") as stream:
                 cursor.copy_expert(f"copy stg_agents ({columns}) from stdin", stream, size=1 << 20)
+            marks.append(time.perf_counter())
             cursor.execute(FLOOR_UPSERT, {"sync_date": day})
+            marks.append(time.perf_counter())
             cursor.execute(read_sql("020_snapshot_history.sql"), {"sync_date": day, "accounts": accounts})
             connection.commit()
-            seconds[day] = time.perf_counter() - began
+            marks.append(time.perf_counter())
+            seconds[day] = {stage: marks[n + 1] - marks[n] for n, stage in enumerate(FLOOR_STAGES)}
             path.unlink()
     return seconds
 
@@ -193,13 +206,63 @@ def one_day(name, agents, details_per_file, server, work) -> dict:
     synth.main(["--agents", str(agents), "--days", "1", "--start", START.isoformat(), "--out", str(raw),
                 "--seed", "1", "--details-per-file", str(details_per_file)])
     dsn = server.new_database(name.replace("-", "_"))
-    seconds, peak, _ = run_luigi(["SnapshotHistory", "--sync-date", START.isoformat()],
-                                 environment(raw, work / f"{name}-output", dsn))
-    floor = floor_seconds(server, dsn, [START], work)
+    output = work / f"{name}-output"
+    seconds, peak, _ = run_luigi(["SnapshotHistory", "--sync-date", START.isoformat()], environment(raw, output, dsn))
+    database = floor_stages_by_day(server, dsn, [START], work)[START]
+    validation = floors.read_and_validate_floor(raw / START.isoformat())
     shutil.rmtree(raw)
-    shutil.rmtree(work / f"{name}-output")
-    return {"scenario": f"1 day, {agents:,} agents, details {'1 per file' if details_per_file == 1 else 'in 100s'}",
-            "pipeline": seconds, "floor": floor, "peak": peak, "tasks": task_seconds(dsn)}
+    spark_start, spark = bench_spark()
+    transform = floors.transform_floor(spark, output / "validated" / START.isoformat(), START, work / "spark")
+    shutil.rmtree(output)
+    tasks = task_seconds(dsn)
+    result = {"scenario": f"1 day, {agents:,} agents, details {'1 per file' if details_per_file == 1 else 'in 100s'}",
+              "pipeline": seconds, "floor": sum(database.values()), "peak": peak, "tasks": tasks}
+    result["stages"] = stage_rows(seconds, tasks, validation, transform, database, spark_start)
+    print_stages(result)
+    return result
+
+
+_SPARK = {}
+
+
+def bench_spark():
+    """The benchmark's own Spark session, with the pipeline's settings (luigi.cfg), started on first call: the
+    seconds its start and first job took, and the session."""
+    from pipeline.config import load_settings
+    from pipeline.spark import get_spark
+
+    if "session" not in _SPARK:
+        luigi.configuration.add_config_path(str(REPO / "luigi.cfg"))
+        began = time.perf_counter()
+        _SPARK["session"] = get_spark(load_settings().spark_conf)
+        _SPARK["session"].range(1).count()
+        _SPARK["start"] = time.perf_counter() - began
+    return _SPARK["start"], _SPARK["session"]
+
+
+def stage_rows(seconds, tasks, validation, transform, database, spark_start) -> list[tuple]:
+    """(stage, pipeline seconds, floor seconds, target ratio or None) for each stage and the whole day."""
+    database_tasks = sum(tasks.get(task, 0.0) for task in FLOOR_STAGES.values())
+    floor = validation["seconds"] + transform["floor"] + sum(database.values())
+    return [
+        ("ValidateRaw / read + orjson + jsonschema-rs, 1 process", tasks.get("ValidateRaw", 0.0),
+         validation["seconds"], 1.5),
+        ("TransformAgents (its JVM's start included)", tasks.get("TransformAgents", 0.0), transform["floor"], None),
+        ("transform, warm / Parquet read + write, warm", transform["transform"], transform["floor"], 2.0),
+        *((task, tasks.get(task, 0.0), database[stage], None) for stage, task in FLOOR_STAGES.items()),
+        ("database tasks / COPY + plain upsert + history", database_tasks, sum(database.values()), 1.3),
+        ("whole day / the floors above", seconds, floor, 3.0),
+        (f"whole day / the floors + a Spark start ({spark_start:.1f} s)", seconds, floor + spark_start, 3.0),
+    ]
+
+
+def print_stages(result: dict) -> None:
+    print(f"\n{result['scenario']}: each stage against its own floor")
+    print(f"{'stage / its floor':<62}{'stage s':>9}{'floor s':>9}{'ratio':>7}{'target':>8}{'met':>5}")
+    for stage, seconds, floor, target in result["stages"]:
+        ratio = seconds / floor if floor else float("nan")
+        met = "" if target is None else "yes" if ratio <= target else "no"
+        print(f"{stage:<62}{seconds:>9.2f}{floor:>9.2f}{ratio:>7.2f}{'' if target is None else target:>8}{met:>5}")
 
 
 def backfill_and_noop(agents, count, server, work, with_noop) -> list[dict]:

@@ -4,7 +4,8 @@
 -- is no longer staged unseen. An agent recorded deleted before this day that the day has a record of (it is
 -- listed again) is no longer deleted. Run in UpsertAgents' transaction, after sql/010_upsert_agents.sql; only the
 -- history partitions of the day and earlier ones are read. Returns the number of agents recorded deleted, one row per
--- account.
+-- account. The agents to change are joined, not tested with `in` lists under an `or`: PostgreSQL hashes such a list
+-- only while it fits in work_mem, and otherwise scans it once per agent (a day of 1,000,000 agents did not finish).
 with not_found as (
 
     select errors.account, errors.agent_id, errors.sync_date
@@ -47,21 +48,37 @@ deleted as (
 
 listed_again as (
 
-    select staged.account, staged.agent_id
-    from stg_agents as staged
-    where staged.sync_date = %(sync_date)s
-        and staged.account = any(%(accounts)s::text[])
-        and staged.source <> 'not_seen'
+    select agents.account, agents.agent_id
+    from agents
+    where agents.deleted_on < %(sync_date)s
+        and agents.account = any(%(accounts)s::text[])
+        and exists (
+            select
+            from stg_agents as staged
+            where staged.sync_date = %(sync_date)s
+                and staged.account = agents.account
+                and staged.agent_id = agents.agent_id
+                and staged.source <> 'not_seen'
+        )
+
+),
+
+new_deleted_on as (
+
+    select account, agent_id, %(sync_date)s::date as deleted_on from deleted
+    union all
+    select account, agent_id, null::date from listed_again
 
 ),
 
 changed as (
 
     update agents
-    set deleted_on = case when agents.deleted_on is null then %(sync_date)s::date end
-    where (agents.account, agents.agent_id) in (select account, agent_id from deleted) and agents.deleted_on is null
-        or (agents.account, agents.agent_id) in (select account, agent_id from listed_again)
-            and agents.deleted_on < %(sync_date)s
+    set deleted_on = new_deleted_on.deleted_on
+    from new_deleted_on
+    where agents.account = new_deleted_on.account
+        and agents.agent_id = new_deleted_on.agent_id
+        and (new_deleted_on.deleted_on is null) = (agents.deleted_on is not null)
     returning agents.account, agents.deleted_on
 
 )
