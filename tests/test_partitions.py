@@ -277,3 +277,23 @@ def test_a_loaded_days_partitions_have_planner_statistics(fixture_days_loaded):
                                            "::regclass", (table, day))[0][0]
                   for table in PARTITIONED for day in (DAY1, DAY2)}
     assert statistics == rows and all(count > 0 for count in rows.values())
+
+
+def test_marking_deleted_agents_reads_a_large_day_once_whatever_work_mem(fixture_days_loaded):
+    """sql/010_mark_deleted_agents.sql joins the day's staged agents: no plan of it scans them again for each agent,
+    which PostgreSQL does with a list tested by ``in`` that does not fit in work_mem (a 1,000,000-agent day did not
+    finish)."""
+    from pipeline.resources import read_sql
+
+    with closing(psycopg2.connect(fixture_days_loaded["dsn"])) as connection, connection.cursor() as cursor:
+        cursor.execute("insert into stg_agents (agent_id, deactivated, status, sync_day, source, sync_date)"
+                       " select n, false, 'active', %(day)s::text, 'api', %(day)s from generate_series(1, 20000) as n",
+                       {"day": DAY2})
+        cursor.execute("analyze stg_agents")
+        cursor.execute("set local work_mem = '64kB'")
+        cursor.execute("explain " + read_sql("010_mark_deleted_agents.sql"),
+                       {"sync_date": DAY2, "accounts": ["default"], "deleted_after_days": 7})
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        connection.rollback()
+    rescans = [line for line in plan.splitlines() if "SubPlan" in line and "hashed" not in line]
+    assert "stg_agents" in plan and rescans == [], plan
