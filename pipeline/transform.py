@@ -141,16 +141,34 @@ def copy_text_field(name: str, data_type: T.DataType) -> Column:
     return F.expr(f"case when {column} is null then '\\\\N' else {text} end")
 
 
+def copy_text_line(df: DataFrame, columns) -> Column:
+    """A row of ``df`` as a ``COPY … FROM STDIN`` line (text format) of ``columns`` in order."""
+    schema = df.schema  # one call to the JVM, not one per column
+    return F.concat_ws("\t", *(copy_text_field(name, schema[name].dataType) for name in columns))
+
+
 def to_copy_text(df: DataFrame, columns) -> DataFrame:
     """One ``value`` line per row, ready for ``COPY … FROM STDIN`` (text format) with ``columns`` in order."""
-    schema = df.schema  # one call to the JVM, not one per column
-    return df.select(F.concat_ws("\t", *(copy_text_field(name, schema[name].dataType) for name in columns))
-                     .alias("value"))
+    return df.select(copy_text_line(df, columns).alias("value"))
+
+
+def to_staging_lines(staged: DataFrame) -> DataFrame:
+    """Each staged agent's stg_agents line (``output`` agents) and, for an agent whose duplicates were resolved, a
+    line of their number and its account (``output`` counts): the day's counts come from the lines written, in
+    the same pass over the staged agents (a second branch would merge the day's records twice)."""
+    counted = F.concat(F.col("duplicates").cast("string"), F.lit("\t"), F.col("account"))
+    return (
+        staged.select(F.inline(F.array(
+            F.struct(copy_text_line(staged, STAGING_COLUMNS).alias("value"), F.lit("agents").alias("output")),
+            F.struct(F.when(F.col("duplicates") > 0, counted).alias("value"), F.lit(COUNTS).alias("output")),
+        )))
+        .where(F.col("value").isNotNull())
+    )
 
 
 # The folders of a transformed day: COPY text for stg_agents and for the errors, and the quarantined agent ids
 OUTPUTS = ("agents", "errors", "quarantined")
-COUNTS = "counts"  # one line per account: its agents staged and duplicates resolved (read, then not kept)
+COUNTS = "counts"  # a line per agent with duplicates resolved: their number, its account (read, then not kept)
 
 
 def with_account_of_file(df: DataFrame, accounts: dict[str, Path]) -> DataFrame:
@@ -181,7 +199,7 @@ def transform_accounts(spark: SparkSession, validated: dict[str, Path], lines: P
     One Spark job for every account: all their lines are written by one write, partitioned by kind only (a
     partition per account would cost a sort and a file per account and task), each line ending with its account;
     the lines of each account are then split out here (for one account, its folders are only renamed). The
-    counts are aggregated from the staging rows as they pass (the shuffle by agent is not done twice).
+    counts come from the lines: the account's stg_agents lines, and its lines of duplicates resolved.
 
     Spark gets absolute paths: it resolves a relative one against its JVM's working folder, which need not be
     this process's (a JVM that several runs share, or a cluster's driver)."""
@@ -193,22 +211,30 @@ def transform_accounts(spark: SparkSession, validated: dict[str, Path], lines: P
     counts = {account: {"agents_staged": 0, "duplicates_resolved": 0} for account in validated}
     for part in sorted(lines.glob(f"output={COUNTS}/part-*")):
         for line in part.read_text(encoding="utf-8").splitlines():
-            numbers, account = line.rsplit("\t", 1)
-            staged, duplicates = numbers.split(",")
-            counts[account] = {"agents_staged": int(staged), "duplicates_resolved": int(duplicates)}
+            duplicates, account = line.split("\t")
+            counts[account]["duplicates_resolved"] += int(duplicates)
     if len(validated) == 1:
-        (lines / f"account={next(iter(validated))}").mkdir()
+        [account] = validated
+        counts[account]["agents_staged"] = sum(map(count_lines, lines.glob("output=agents/part-*")))
+        (lines / f"account={account}").mkdir()
         for name in OUTPUTS:
             if (lines / f"output={name}").is_dir():
-                (lines / f"output={name}").rename(lines / f"account={next(iter(validated))}" / name)
+                (lines / f"output={name}").rename(lines / f"account={account}" / name)
     else:
-        split_by_account(lines, validated)
+        for account, staged in split_by_account(lines, validated).items():
+            counts[account]["agents_staged"] = staged
     return counts
 
 
-def split_by_account(lines: Path, accounts) -> None:
+def count_lines(path: Path) -> int:
+    with open(path, "rb") as stream:
+        return sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 20), b""))
+
+
+def split_by_account(lines: Path, accounts) -> dict[str, int]:
     """``lines/output=<kind>/part-*`` (lines ending with a tab and their account) into one file per account and
-    kind, ``lines/account=<name>/<kind>/part-00000``."""
+    kind, ``lines/account=<name>/<kind>/part-00000``; returns each account's number of ``agents`` lines."""
+    staged = {}
     for name in OUTPUTS:
         by_account = {}
         for part in sorted(lines.glob(f"output={name}/part-*")):
@@ -220,6 +246,9 @@ def split_by_account(lines: Path, accounts) -> None:
             folder.mkdir(parents=True)
             with open(folder / "part-00000", "wb") as stream:
                 stream.writelines(account_lines)
+            if name == "agents":
+                staged[account] = len(account_lines)
+    return staged
 
 
 def transform_day(spark: SparkSession, validated_dir: Path, out_dir: Path, sync_date: datetime.date,
@@ -279,17 +308,12 @@ def _write_accounts(spark: SparkSession, validated: dict[str, Path], lines: Path
         return (spark.read.schema(spark_schema(PARTS[name])).parquet(*paths)
                 .transform(with_account_of_file, validated))
 
-    staged = staged_agents(read("valid"), read("list_ids"), sync_date)
     # account is the last column of stg_agents' and the errors' COPY lines: each line ends with it
-    agents = staged.transform(to_copy_text, STAGING_COLUMNS).withColumn("output", F.lit("agents"))
-    counts = (staged.groupBy("account")
-              .agg(F.concat(F.count(F.lit(1)), F.lit(","), F.coalesce(F.sum("duplicates"), F.lit(0)), F.lit("\t"),
-                            F.col("account")).alias("value"))
-              .select("value").withColumn("output", F.lit(COUNTS)))
+    agents = staged_agents(read("valid"), read("list_ids"), sync_date).transform(to_staging_lines)
     errors = (read("rejects").transform(with_sync_columns, sync_date).transform(to_copy_text, ERROR_COLUMNS)
               .withColumn("output", F.lit("errors")))
     quarantined = (quarantined_agents(read("list_ids")).transform(to_copy_text, ["agent_id", "account"])
                    .withColumn("output", F.lit("quarantined")))
     with job_write_errors(lines.parent):  # a full or read-only disk: the OSError it is, worded by pipeline.locks
-        agents.unionByName(counts).unionByName(errors).unionByName(quarantined).write.partitionBy("output").text(
+        agents.unionByName(errors).unionByName(quarantined).write.partitionBy("output").text(
             str(lines))

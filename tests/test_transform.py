@@ -288,3 +288,16 @@ def test_many_accounts_are_one_spark_job_and_keep_their_agents_apart(spark, tmp_
         assert {line.rsplit("\t", 1)[1] for line in lines[name]} == {name}
     assert [line.rsplit("\t", 1)[0] for line in lines["acme"]] == [line.rsplit("\t", 1)[0] for line in lines["beta"]]
     assert lines["gamma"] != lines["acme"]  # the first day: other statuses
+
+
+def test_the_duplicates_resolved_are_counted_for_their_own_account(spark, tmp_path):
+    """The bundled sample's third day resolves a duplicate; the fixture day beside it has none."""
+    from conftest import FIXTURES, REPO
+    from pipeline.raw import validate_day
+    from pipeline.transform import transform_accounts
+
+    folders = {name: tmp_path / "validated" / name / DAY.isoformat() for name in ("acme", "beta")}
+    validate_day(REPO / "data" / "raw" / "2024-01-03", folders["acme"])
+    validate_day(FIXTURES / "2024-01-02", folders["beta"])
+    assert transform_accounts(spark, folders, tmp_path / "lines", DAY) == {
+        "acme": {"agents_staged": 6, "duplicates_resolved": 1}, "beta": {"agents_staged": 6, "duplicates_resolved": 0}}
