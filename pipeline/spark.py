@@ -108,4 +108,19 @@ def _new_session(conf: dict):
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(log_level)
+    name_directly(session, DIRECTLY_NAMED)
     return session
+
+
+# The JVM classes PySpark looks up by their short name on nearly every DataFrame call (``functions`` for each
+# ``F.…``): named directly, each lookup finds its class at once; otherwise the JVM tries every package PySpark
+# imports (java.lang, org.apache.spark.api.java, …) in turn, each a failed class load that searches every jar.
+DIRECTLY_NAMED = ("org.apache.spark.sql.functions", "org.apache.spark.api.python.PythonUtils",
+                  "org.apache.spark.sql.SparkSession")
+
+
+def name_directly(session, classes) -> None:
+    from py4j.java_gateway import java_import
+
+    for name in classes:
+        java_import(session.sparkContext._jvm, name)
