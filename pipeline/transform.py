@@ -275,14 +275,18 @@ def take_account_lines(lines: Path, account: str, out_dir: Path) -> None:
 ROWS_PER_PARTITION = 250_000
 
 
+def partitions_for(rows: int, cores: int, most: int) -> int:
+    """One partition per ROWS_PER_PARTITION records, at least one per core, at most ``most``: a small day's job
+    is not cut into tasks of a few rows."""
+    return min(most, max(cores, math.ceil(rows / ROWS_PER_PARTITION)))
+
+
 @contextmanager
 def shuffle_partitions(spark: SparkSession, rows: int):
-    """Shuffle into one partition per ROWS_PER_PARTITION records, at least one per core and at most the
-    configured ``spark.sql.shuffle.partitions``: a small day's job is not cut into tasks of a few rows."""
+    """The day's shuffles in :func:`partitions_for` partitions (``spark.sql.shuffle.partitions`` is the most)."""
     key = "spark.sql.shuffle.partitions"
     configured = spark.conf.get(key)
-    cores = spark.sparkContext.defaultParallelism
-    spark.conf.set(key, str(min(int(configured), max(cores, math.ceil(rows / ROWS_PER_PARTITION)))))
+    spark.conf.set(key, str(partitions_for(rows, spark.sparkContext.defaultParallelism, int(configured))))
     try:
         yield
     finally:

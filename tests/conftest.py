@@ -38,8 +38,8 @@ FIXTURES = fixture_root()
 LUIGI = [os.path.join(os.path.dirname(sys.executable), "luigi"), "--module", "pipeline"]
 
 TEST_SPARK_CONF = {
-    "master": "local[2]",
-    "spark.sql.shuffle.partitions": "2",
+    "master": "local[1]",  # one core, one shuffle partition: as tests/luigi.cfg says
+    "spark.sql.shuffle.partitions": "1",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.adaptive.enabled": "false",

@@ -238,16 +238,23 @@ def test_a_day_is_one_spark_job_that_writes_both_outputs_and_counts(spark, tmp_p
     assert [p for p in (tmp_path / "out" / "errors").glob("part-*") if p.read_text()] == []
 
 
-@pytest.mark.parametrize("rows, partitions", [(0, 2), (40_000, 2), (1_000_000, 4), (10_000_000, 8)])
-def test_a_day_is_shuffled_into_partitions_by_its_size_up_to_the_setting(spark, rows, partitions):
-    from pipeline.transform import shuffle_partitions
+@pytest.mark.parametrize("rows, cores, partitions", [(0, 2, 2), (40_000, 2, 2), (1_000_000, 2, 4), (10_000_000, 2, 8),
+                                                     (0, 1, 1), (1_000_000, 16, 8)])
+def test_a_day_is_shuffled_into_partitions_by_its_size_at_least_one_a_core_up_to_the_setting(rows, cores, partitions):
+    from pipeline.transform import partitions_for
+
+    assert partitions_for(rows, cores, 8) == partitions
+
+
+def test_the_days_shuffle_partitions_are_set_for_its_job_then_restored(spark):
+    from pipeline.transform import partitions_for, shuffle_partitions
 
     key = "spark.sql.shuffle.partitions"
     before = spark.conf.get(key)
     spark.conf.set(key, "8")
     try:
-        with shuffle_partitions(spark, rows):
-            assert spark.conf.get(key) == str(partitions)  # local[2]: at least 2
+        with shuffle_partitions(spark, 1_000_000):
+            assert spark.conf.get(key) == str(partitions_for(1_000_000, spark.sparkContext.defaultParallelism, 8))
         assert spark.conf.get(key) == "8"
     finally:
         spark.conf.set(key, before)
