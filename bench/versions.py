@@ -19,11 +19,13 @@ import psycopg2
 
 from bench.run import Server
 from pipeline.database import ensure_schema
+from pipeline.loading import empty_accounts_day, run_for_accounts
 from pipeline.resources import read_sql
 from pipeline.tables import STAGING_COLUMNS
 
 FIRST = datetime.date(2024, 3, 1)
 LATE = 15  # loaded after the last day
+ACCOUNTS = ["default"]
 
 STAGE = f"""
 insert into stg_agents ({", ".join(STAGING_COLUMNS)})
@@ -32,7 +34,7 @@ select
     'Europe/Paris', false, (%(n)s + 3 * g) / 200 %% 2 = 1,
     case when (%(n)s + 3 * g) / 200 %% 2 = 1 then 'inactive' else 'active' end,
     true, 'available', '2024-01-01T00:00:00Z', '2021-01-01T00:00:00Z', '2024-01-01T00:00:00Z', '{{}}',
-    %(day)s::text, 'api', %(day)s
+    %(day)s::text, 'api', %(day)s, 'default'
 from generate_series(1, %(agents)s) as g
 """
 
@@ -47,19 +49,19 @@ def load(connection, n: int, agents: int) -> dict:
     with connection.cursor() as cursor:
         for table in ("stg_agents", "agent_status_history"):
             cursor.execute("select create_day_partition(%s, %s)", (table, day))
-        cursor.execute("select truncate_day_partition('stg_agents', %s)", (day,))
+        empty_accounts_day(cursor, "stg_agents", day, ACCOUNTS)
         cursor.execute(STAGE, {"n": n, "day": day, "agents": agents})
         connection.commit()
         cursor.execute("analyze stg_agents")
         connection.commit()
         started = time.perf_counter()
         cursor.execute(read_sql("022_lock_agent_versions.sql"))
-        cursor.execute(read_sql("023_record_agent_versions.sql"), {"sync_date": day})
-        opened, closed, replayed = cursor.fetchone()
+        versions = run_for_accounts(cursor, "023_record_agent_versions.sql", day, ACCOUNTS)["default"]
+        opened, closed, replayed = versions["versions_opened"], versions["versions_closed"], versions["agents_replayed"]
         versions_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        cursor.execute("select truncate_day_partition('agent_status_history', %s)", (day,))
-        cursor.execute(read_sql("020_snapshot_history.sql"), {"sync_date": day})
+        empty_accounts_day(cursor, "agent_status_history", day, ACCOUNTS)
+        run_for_accounts(cursor, "020_snapshot_history.sql", day, ACCOUNTS)
         history_seconds = time.perf_counter() - started
         connection.commit()
         old = day - datetime.timedelta(days=2)

@@ -233,3 +233,14 @@ def test_a_normal_day_touches_only_the_agents_that_changed(database):
     counts = load_day(database, day(1), [agent(n, name="Changed" if n % 50 == 0 else f"Agent {n}")
                                          for n in range(1, 201)])
     assert counts == {"versions_opened": 4, "versions_closed": 4, "agents_replayed": 0}
+
+
+def test_a_day_that_writes_many_versions_leaves_statistics_for_the_next_day(database):
+    estimated = "select reltuples from pg_class where relname = 'agent_versions'"
+    load_day(database, day(0), [agent(n) for n in range(1, 201)])  # 200 versions: more than 50 + a tenth of 0
+    assert query(database, estimated) == [(200,)]
+    load_day(database, day(1), [agent(n, name="Changed" if n <= 20 else f"Agent {n}") for n in range(1, 201)])
+    assert query(database, "select count(*) from agent_versions") == [(220,)]
+    assert query(database, estimated) == [(200,)]  # 20 versions: fewer than 50 + a tenth of 200, not analyzed
+    load_day(database, day(2), [agent(n, name="Again" if n <= 80 else f"Agent {n}") for n in range(1, 201)])
+    assert query(database, estimated) == [(300,)]  # 80 versions: more than 50 + a tenth of 200
