@@ -186,7 +186,7 @@ class AccountsDay:
         self.report(f"Spark: transforming {len(validated):,} accounts' days in one job", 35)
         lines = self.settings.output_root / "transformed" / f"_lines-{self.sync_date}-{uuid.uuid4().hex[:8]}"
         try:
-            counts = transform_accounts(get_spark(self.settings.spark_conf), validated, lines, self.sync_date)
+            counts = transform_accounts(get_spark(self.settings.session_conf), validated, lines, self.sync_date)
             written = {}
             for account in validated:
                 def write(tmp, account=account):
@@ -268,7 +268,7 @@ def load_accounts_day(settings, sync_date: datetime.date, accounts: list[str], r
 
     day.fetch(pending)
     if any(settings.raw_day(sync_date, account).is_dir() for account in day.live(pending)):
-        start_in_background(settings.spark_conf)  # the JVM starts while the raw days are read
+        start_in_background(settings.session_conf)  # the JVM starts while the raw days are read
     day.validate(day.live(pending))
     day.transform(day.live(pending))
     if day.live(pending):

@@ -13,11 +13,12 @@ from pipeline.names import DEFAULT_ACCOUNT
 from pipeline.parameters import DayListParameter
 
 DEFAULTS = {"raw_root": "data/raw", "output_root": "output", "dsn": "", "validation_workers": "0",
-            "max_deactivation_share": "0.2", "staging_retention_days": "30"}
+            "max_deactivation_share": "0.2", "staging_retention_days": "30", "class_archive": ""}
 ENVIRONMENT = {"raw_root": "PIPELINE_RAW_ROOT", "output_root": "PIPELINE_OUTPUT_ROOT", "dsn": "PIPELINE_PG_DSN",
                "validation_workers": "PIPELINE_VALIDATION_WORKERS",
                "max_deactivation_share": "PIPELINE_MAX_DEACTIVATION_SHARE",
-               "staging_retention_days": "PIPELINE_STAGING_RETENTION_DAYS"}
+               "staging_retention_days": "PIPELINE_STAGING_RETENTION_DAYS",
+               "class_archive": "PIPELINE_CLASS_ARCHIVE"}
 
 
 # [freshdesk]: where ExtractAgents fetches the day from. The API key is read from the environment only.
@@ -57,6 +58,12 @@ class Settings:
     freshdesk: ApiSettings | None = None  # None: no base_url, the raw folders are read as they are
     deleted_after_days: int = 7  # [freshdesk]: loaded days of 404 details answers after which an agent is deleted
     total_connections: int = 16  # [freshdesk]: requests in flight at once over all the accounts fetched side by side
+    class_archive: str = ""  # the folder of the Spark JVMs' class archive (pipeline.class_archive); "": none
+
+    @property
+    def session_conf(self) -> dict:
+        """What pipeline.spark.get_spark takes: ``[spark]`` and the class archive's folder."""
+        return {**self.spark_conf, "class_archive": self.class_archive}
 
     def raw_day(self, sync_date, account: str = DEFAULT_ACCOUNT) -> Path:
         """``<raw_root>/YYYY-MM-DD`` for the default account, ``<raw_root>/<account>/YYYY-MM-DD`` for the others."""
@@ -81,12 +88,14 @@ def load_settings(config=None, environ: Mapping[str, str] | None = None) -> Sett
     def value(name):
         return environ.get(ENVIRONMENT[name]) or config.get("pipeline", name, fallback=DEFAULTS[name])
 
+    output_root = Path(value("output_root"))
     spark_conf = dict(config.items("spark")) if config.has_section("spark") else {}
     return Settings(
         raw_root=Path(value("raw_root")),
-        output_root=Path(value("output_root")),
+        output_root=output_root,
         dsn=value("dsn").strip(),
         spark_conf=spark_conf,
+        class_archive=class_archive_folder(value("class_archive"), output_root),
         validation_workers=whole_number("validation_workers", value("validation_workers"), "0: one per CPU")
         or os.cpu_count() or 1,
         max_deactivation_share=share(value("max_deactivation_share")),
@@ -96,6 +105,15 @@ def load_settings(config=None, environ: Mapping[str, str] | None = None) -> Sett
         total_connections=max(1, whole_number("total_connections", api_value(config, environ, "total_connections"),
                                               "taken as 1", env="FRESHDESK_")),
     )
+
+
+def class_archive_folder(text: str, output_root: Path) -> str:
+    """Where the Spark JVMs' class archive is kept (pipeline.class_archive): ``<output_root>/jvm`` when the setting
+    is empty, none when it is ``off``."""
+    text = text.strip()
+    if text.lower() == "off":
+        return ""
+    return text or str(output_root / "jvm")
 
 
 def api_settings(config, environ: Mapping[str, str], base_url: str | None = None,

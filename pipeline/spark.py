@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 
 from pipeline.errors import PipelineError, errno_in_text
 from pipeline.logs import spark_java_options
@@ -98,18 +99,37 @@ def _new_session(conf: dict):
     conf = dict(conf)
     master = conf.pop("master", "local[*]")
     log_level = conf.pop("log_level", "WARN")
+    archive_folder = conf.pop("class_archive", "")
     if master.startswith("local") and "SPARK_LOCAL_IP" not in os.environ:
         os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # local mode: bind to loopback, not the host's address
     logger.info("Starting Spark session (master=%s)", master)
     builder = SparkSession.builder.master(master).appName(conf.pop("app_name", "agents-pipeline"))
     builder = builder.config("spark.sql.session.timeZone", "UTC")
-    conf["spark.driver.extraJavaOptions"] = spark_java_options(conf.get("spark.driver.extraJavaOptions", ""))
+    conf["spark.driver.extraJavaOptions"] = driver_java_options(conf.get("spark.driver.extraJavaOptions", ""),
+                                                                archive_folder)
     for key, value in conf.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(log_level)
     name_directly(session, DIRECTLY_NAMED)
     return session
+
+
+def driver_java_options(configured: str, archive_folder: str) -> str:
+    """The driver's Java options: the configured ones, the quiet log configuration (pipeline.logs) and, when
+    ``archive_folder`` is set, its class archive (pipeline.class_archive): named when it is there, else made in
+    the background, at the lowest CPU priority, for the next runs (this one starts without it)."""
+    options = spark_java_options(configured)
+    if not archive_folder:
+        return options
+    from pipeline.class_archive import archive_path, make_archive_in_background, with_archive
+
+    archive = archive_path(Path(archive_folder), configured)
+    if archive.exists():
+        return with_archive(options, archive)
+    logger.info("No class archive for Spark's JVM yet: making one in %s for the next runs", archive_folder)
+    make_archive_in_background(Path(archive_folder), configured, niceness=19)  # the day's work comes first
+    return options
 
 
 # The JVM classes PySpark looks up by their short name on nearly every DataFrame call (``functions`` for each

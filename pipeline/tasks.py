@@ -207,7 +207,7 @@ class ValidateRaw(FileDayTask):
     def produce(self, input_dir, out_dir):
         from pipeline.spark import start_in_background
 
-        start_in_background(self.settings.spark_conf)  # TransformAgents comes next: the JVM starts meanwhile
+        start_in_background(self.settings.session_conf)  # TransformAgents comes next: the JVM starts meanwhile
         return validate_or_set_aside(self.settings, self.sync_date, self.account, str(self), input_dir, out_dir,
                                      progress=self._progress, workers=self.settings.validation_workers,
                                      accept_incomplete=accepted_incomplete(self.sync_date))
@@ -234,7 +234,7 @@ class TransformAgents(FileDayTask):
             raise from_earlier_version(f"{input_dir} holds no Parquet part files: it was validated", self.sync_date,
                                        self.account_flag)
         self.report("getting the Spark session (started once per process)", 5)
-        spark = get_spark(self.settings.spark_conf)
+        spark = get_spark(self.settings.session_conf)
         self.report("Spark: resolving duplicates and deactivations", 20)
         return transform_day(spark, input_dir, out_dir, self.sync_date, self.account)
 

@@ -57,9 +57,9 @@ def pytest_configure(config):
     """The first test run of an environment makes the JVMs' class archive (tests/fast_jvm.py) in the background,
     started once, by the process that starts the test processes; the run waits for it at its end."""
     if not hasattr(config, "workerinput"):
-        from fast_jvm import make_archive_in_background
+        from fast_jvm import make_tests_archive_in_background
 
-        config.stash[ARCHIVE_MAKER] = make_archive_in_background()
+        config.stash[ARCHIVE_MAKER] = make_tests_archive_in_background()
 
 
 def pytest_unconfigure(config):

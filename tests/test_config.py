@@ -1,5 +1,6 @@
 """Settings, secrets in messages, the scheduler switch and the Java check: pure functions."""
 import configparser
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,31 @@ def test_a_base_url_that_is_refused_is_not_echoed_with_its_query_or_password():
         with pytest.raises(SettingError) as refused:
             check_base_url(url, "base_url")
         assert "s3cret-key" not in str(refused.value) and "must look like https://" in str(refused.value)
+
+
+def test_the_class_archive_is_kept_under_the_output_root_unless_set_or_off():
+    from pipeline.config import class_archive_folder
+
+    assert load_settings(config("[pipeline]\noutput_root = /cfg/out\n"), environ={}).class_archive == "/cfg/out/jvm"
+    assert class_archive_folder("", Path("out")) == "out/jvm"
+    assert class_archive_folder(" Off ", Path("out")) == ""
+    assert class_archive_folder("/var/cache/agents-jvm", Path("out")) == "/var/cache/agents-jvm"
+    settings = load_settings(config("[spark]\nmaster = local[1]\n"), environ={"PIPELINE_CLASS_ARCHIVE": "off"})
+    assert settings.session_conf == {"master": "local[1]", "class_archive": ""}
+
+
+def test_the_driver_maps_the_class_archive_once_it_is_there(tmp_path, caplog):
+    from pipeline.class_archive import archive_path
+    from pipeline.spark import driver_java_options
+
+    configured = "-Xss4m"
+    assert "SharedArchiveFile" not in driver_java_options(configured, "")
+    archive = archive_path(tmp_path, configured)
+    archive.write_bytes(b"")  # present: named (a JVM that cannot map it starts without it)
+    options = driver_java_options(configured, str(tmp_path))
+    assert options.startswith("-Xss4m ") and f"-XX:SharedArchiveFile={archive} -Xlog:cds=off" in options
+    archive.unlink()
+    unwritable = "/proc/no-such-folder/jvm"  # absent: this start goes without, and a maker is started (it fails here)
+    with caplog.at_level("INFO", logger="luigi-interface.pipeline"):
+        assert "SharedArchiveFile" not in driver_java_options(configured, unwritable)
+    assert f"making one in {unwritable}" in caplog.text
