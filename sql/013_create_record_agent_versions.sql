@@ -16,7 +16,7 @@
 create or replace function record_agent_versions(day date, accounts text[])
 returns table (account text, versions_opened bigint, versions_closed bigint, agents_replayed bigint)
 language plpgsql
--- a day's agents joined with their versions in memory (PostgreSQL's default, 4MB, sorts them on disk)
+-- a day's agents hashed with their versions in memory (PostgreSQL's default, 4MB, splits the join on disk)
 set work_mem = '256MB'
 as $$
 #variable_conflict use_column
