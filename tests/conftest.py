@@ -97,6 +97,7 @@ def test_jvm_options(tmp_path_factory):
     config.write_text(TEST_LUIGI_CONFIG.read_text(encoding="utf-8").replace(C1_ONLY, options), encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LUIGI_CONFIG_PATH", str(config))
+        patch.setenv("PIPELINE_CLASS_ARCHIVE", "off")  # the pipeline's tasks run in this process too
         for name in [name for name in os.environ if name.startswith("FRESHDESK_")]:  # a developer's own settings
             patch.delenv(name)
         yield options
@@ -264,6 +265,7 @@ def cli_env(**settings):
     """The environment of a command-line run: this one, with PIPELINE_<NAME> set from ``settings`` only (and no
     FRESHDESK_ setting: the tests that fetch set their own)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "FRESHDESK_"))}
+    env["PIPELINE_CLASS_ARCHIVE"] = "off"  # the runs' JVMs name the tests' own archive (tests/fast_jvm.py)
     env.update({f"PIPELINE_{k.upper()}": str(v) for k, v in settings.items()})
     env.setdefault("LUIGI_CONFIG_PATH", str(TEST_LUIGI_CONFIG))
     return env
