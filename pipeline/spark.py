@@ -120,15 +120,16 @@ def driver_java_options(configured: str, archive_folder: str) -> str:
     ``archive_folder`` is set, its class archive (pipeline.class_archive): named when it is there, else made in
     the background, at the lowest CPU priority, for the next runs (this one starts without it)."""
     options = spark_java_options(configured)
-    if not archive_folder:
+    if not archive_folder or "SharedArchiveFile" in configured:  # none, or one the configured options name
         return options
     from pipeline.class_archive import archive_path, make_archive_in_background, with_archive
 
-    archive = archive_path(Path(archive_folder), configured)
+    folder = Path(archive_folder).absolute()  # the JVM's working folder need not be this process's
+    archive = archive_path(folder, configured)
     if archive.exists():
         return with_archive(options, archive)
-    logger.info("No class archive for Spark's JVM yet: making one in %s for the next runs", archive_folder)
-    make_archive_in_background(Path(archive_folder), configured, niceness=19)  # the day's work comes first
+    logger.info("No class archive for Spark's JVM yet: making one in %s for the next runs", folder)
+    make_archive_in_background(folder, configured, niceness=19)  # the day's work comes first
     return options
 
 

@@ -141,6 +141,8 @@ def test_the_driver_maps_the_class_archive_once_it_is_there(tmp_path, caplog):
     archive.write_bytes(b"")  # present: named (a JVM that cannot map it starts without it)
     options = driver_java_options(configured, str(tmp_path))
     assert options.startswith("-Xss4m ") and f"-XX:SharedArchiveFile={archive} -Xlog:cds=off" in options
+    own = "-XX:SharedArchiveFile=/srv/own.jsa"  # the configured options name an archive: theirs only
+    assert driver_java_options(own, str(tmp_path)).count("SharedArchiveFile") == 1
     archive.unlink()
     unwritable = "/proc/no-such-folder/jvm"  # absent: this start goes without, and a maker is started (it fails here)
     with caplog.at_level("INFO", logger="luigi-interface.pipeline"):
