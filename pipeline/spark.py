@@ -6,8 +6,9 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from pipeline.errors import PipelineError, errno_in_text
@@ -85,7 +86,23 @@ def start_in_background(conf: dict) -> None:
         threading.Thread(target=_start_quietly, args=(conf,), name="spark-start", daemon=True).start()
 
 
+# The CPU priority a session started in the background gives its JVM (Linux niceness, added): the JVM starts
+# with the cores the day's validation leaves, and keeps that priority (it does its work when nothing else runs).
+BACKGROUND_START_NICENESS = 5
+
+
+def lower_thread_priority(niceness: int) -> None:
+    """Lower the calling thread's CPU priority by ``niceness``, and so that of the processes it starts (the JVM):
+    Linux keeps a priority per thread, which a child process inherits from the thread that started it; the
+    process's other threads keep theirs. Elsewhere the priority is the whole process's: nothing is changed."""
+    if sys.platform.startswith("linux"):
+        with suppress(OSError):
+            thread = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + niceness))
+
+
 def _start_quietly(conf: dict) -> None:
+    lower_thread_priority(BACKGROUND_START_NICENESS)
     try:
         get_spark(conf)
     except Exception as error:  # noqa: BLE001 (raised again where Spark is needed)

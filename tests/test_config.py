@@ -1,5 +1,9 @@
 """Settings, secrets in messages, the scheduler switch and the Java check: pure functions."""
 import configparser
+import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -148,3 +152,22 @@ def test_the_driver_maps_the_class_archive_once_it_is_there(tmp_path, caplog):
     with caplog.at_level("INFO", logger="luigi-interface.pipeline"):
         assert "SharedArchiveFile" not in driver_java_options(configured, unwritable)
     assert f"making one in {unwritable}" in caplog.text
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a priority per thread is Linux's")
+def test_a_background_start_lowers_the_priority_of_its_thread_and_its_jvm_only():
+    from pipeline.spark import lower_thread_priority
+
+    started = {}
+
+    def start():
+        lower_thread_priority(5)
+        started["child"] = subprocess.run([sys.executable, "-c", "import os; print(os.nice(0))"],
+                                          capture_output=True, text=True, check=True).stdout
+
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    thread = threading.Thread(target=start)
+    thread.start()
+    thread.join()
+    assert int(started["child"]) == min(19, before + 5)  # the process the thread started
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before  # this thread's (the validation's) is unchanged
