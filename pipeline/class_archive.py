@@ -43,11 +43,13 @@ spark.stop()
 
 
 def archive_path(folder: Path, java_options: str = "") -> Path:
-    """The archive of ``folder`` for this JDK, PySpark and ``java_options``."""
+    """The archive of ``folder`` for this JDK (the one Spark starts), PySpark and ``java_options``."""
     import pyspark
 
-    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
-    key = hashlib.sha256(f"{java.stderr}{pyspark.__version__}{pyspark.__file__}{java_options}".encode()).hexdigest()
+    from pipeline.spark import java_executable, java_version_text
+
+    java = java_version_text(java_executable() or "java")
+    key = hashlib.sha256(f"{java}{pyspark.__version__}{pyspark.__file__}{java_options}".encode()).hexdigest()
     return Path(folder) / f"spark-{key[:16]}.jsa"
 
 

@@ -1,5 +1,6 @@
 """The SparkSession: created on first use, once per worker process, from the ``[spark]`` settings."""
 import errno
+import functools
 import logging
 import multiprocessing
 import os
@@ -33,14 +34,25 @@ def java_major_version(version_text: str):
     return int(match.group(2) or 0) if major == 1 else major
 
 
+def java_executable() -> str | None:
+    """The java Spark starts: ``$JAVA_HOME/bin/java``, else the first on the PATH; None when there is none."""
+    java_home = os.environ.get("JAVA_HOME")
+    return os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+
+
+@functools.cache
+def java_version_text(java: str) -> str:
+    """What ``java -version`` prints (asked once per process and executable)."""
+    result = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    return result.stderr + result.stdout
+
+
 def check_java() -> None:
     """Spark needs Java 17 or newer: say so in one line instead of a JVM gateway stack trace."""
-    java_home = os.environ.get("JAVA_HOME")
-    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    java = java_executable()
     if not java or not os.path.exists(java):
         raise JavaMissingError("Java 17+ is required by Spark and was not found: install a JDK 17+ or set JAVA_HOME")
-    result = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
-    major = java_major_version(result.stderr + result.stdout)
+    major = java_major_version(java_version_text(java))
     if major is not None and major < 17:
         raise JavaMissingError(f"Java 17+ is required by Spark; {java} is Java {major}")
 
