@@ -10,6 +10,7 @@ older than the day before is dropped as it goes (as staging retention would).
 """
 import argparse
 import datetime
+import shutil
 import tempfile
 import time
 from contextlib import closing
@@ -77,7 +78,8 @@ def main(argv=None) -> None:
     parser.add_argument("--days", type=int, default=30, help="days loaded (default 30)")
     parser.add_argument("--dsn", default="", help="PostgreSQL server to use (default: an embedded one)")
     args = parser.parse_args(argv)
-    server = Server(args.dsn, Path(tempfile.mkdtemp(prefix="agents-bench-versions-")))
+    work = Path(tempfile.mkdtemp(prefix="agents-bench-versions-"))
+    server = Server(args.dsn, work)
     try:
         dsn = server.new_database("versions")
         ensure_schema(dsn)
@@ -95,6 +97,7 @@ def main(argv=None) -> None:
                       f" {row['history_s']:5.2f} s; agent_versions {row['versions']:,} rows", flush=True)
     finally:
         server.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
