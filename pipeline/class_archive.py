@@ -24,7 +24,7 @@ QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # no warning from a JVM that cann
 # The classes a day's transform loads: a session, Parquet in and out, a window, an aggregation, a join and a
 # text write. argv[1]: the Java options the archive is made with.
 WARM_UP = """
-import os, sys, tempfile
+import os, shutil, sys, tempfile
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 from pyspark.sql import SparkSession, Window, functions as F
 spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
@@ -39,6 +39,7 @@ merged = ranked.groupBy("k").agg(F.min_by("v", "r").alias("v"), F.count("*").ali
 joined = merged.join(read.select("k", F.col("v").alias("w")), "k", "left")
 joined.select(F.concat_ws("\\t", "k", "v", "n").alias("line")).write.text(folder + "/t")
 spark.stop()
+shutil.rmtree(folder)
 """
 
 
